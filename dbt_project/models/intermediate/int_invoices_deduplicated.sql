@@ -1,0 +1,6 @@
+-- Finance re-exports some invoices in later files: keep the latest export of each.
+select *
+from {{ ref('stg_finance__invoices') }}
+qualify row_number() over (
+    partition by invoice_id order by source_file desc, source_line desc
+) = 1

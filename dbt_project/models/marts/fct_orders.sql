@@ -1,0 +1,45 @@
+-- One row per ERP order, amounts converted into the base currency at the order date's rate.
+with orders as (
+    select * from {{ ref('stg_erp__orders') }}
+),
+
+lines as (
+    select
+        order_lines.order_id,
+        count(*) as n_lines,
+        sum(order_lines.quantity) as total_quantity,
+        max(order_lines.quantity) as max_line_quantity,
+        sum(order_lines.line_amount_cny) as amount_cny,
+        max(order_lines.unit_price_cny / nullif(products.list_price_cny, 0)) as max_price_to_list
+    from {{ ref('stg_erp__order_lines') }} as order_lines
+    left join {{ ref('stg_erp__products') }} as products
+        on order_lines.product_id = products.product_id
+    group by order_lines.order_id
+),
+
+rates as (
+    select * from {{ ref('int_fx_rates_to_base') }}
+)
+
+select
+    orders.order_id,
+    orders.order_no,
+    orders.order_date,
+    orders.customer_id,
+    orders.employee_id,
+    orders.status,
+    orders.currency,
+    coalesce(lines.amount_cny, 0) as amount_local,
+    rates.rate_to_base as fx_rate,
+    rates.base_currency,
+    round(coalesce(lines.amount_cny, 0) * rates.rate_to_base, 2) as amount_base,
+    coalesce(lines.n_lines, 0) as n_lines,
+    coalesce(lines.total_quantity, 0) as total_quantity,
+    lines.max_line_quantity,
+    cast(lines.max_price_to_list as double) as max_price_to_list,
+    orders.source_table
+from orders
+left join lines on orders.order_id = lines.order_id
+asof left join rates
+    on orders.currency = rates.currency
+    and orders.order_date >= rates.rate_date

@@ -1,0 +1,42 @@
+"""The code location: each layer's definitions, assembled.
+
+Every asset and check that touches the warehouse runs in the one ``warehouse`` pool (set by
+each layer's builder, tested in tests/test_definitions.py): DuckDB never sees two writers.
+"""
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from tributary.automation.jobs import (
+    daily_refresh,
+    finance_export_sensor,
+    finance_refresh,
+    refresh_all,
+)
+from tributary.ingest.assets import build_ingest_assets
+from tributary.mining.assets import build_mining_assets
+from tributary.publish.assets import build_publish_assets
+from tributary.quality.checks import build_quality_checks
+from tributary.settings import Settings
+from tributary.standardize.assets import build_dbt_assets
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    ingest = build_ingest_assets(settings)
+    dbt_models, dbt_resource = build_dbt_assets(settings)
+    mining = build_mining_assets(settings)
+    marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
+    publish = build_publish_assets(settings, upstream=marts + [a.key for a in mining])
+    return dg.Definitions(
+        assets=[*ingest, dbt_models, *mining, *publish],
+        asset_checks=build_quality_checks(settings),
+        jobs=[refresh_all, finance_refresh],
+        schedules=[daily_refresh],
+        sensors=[finance_export_sensor],
+        resources={"dlt": DagsterDltResource(), "dbt": dbt_resource},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.from_env())

@@ -1,0 +1,83 @@
+"""`make demo`: the demo enterprise, every asset and check, the snapshot, and a summary."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+
+from tributary.definitions import build_definitions
+from tributary.settings import Settings
+from tributary.warehouse import connect
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Expose the demo systems' addresses and credentials to the load, then take them back."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Every asset with all its checks, in process, in dependency order."""
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, raise_on_error=False)
+
+
+def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
+    checks = [e.event_specific_data for e in result.all_events if e.is_asset_check_evaluation]
+    failed = [c.asset_check_key.to_user_string() for c in checks if not c.passed]
+    loaded = {}
+    for event in result.all_events:
+        if event.is_step_materialization:
+            mat = event.event_specific_data.materialization
+            rows = mat.metadata.get("rows_loaded")
+            if rows is not None:
+                loaded[mat.asset_key.to_user_string()] = rows.value
+    lines = [f"run {'succeeded' if result.success else 'FAILED'}: {result.run_id}", ""]
+    lines.append("rows loaded this run (only new and changed records on later runs):")
+    lines += [f"  {key:<28} {rows:>8,}" for key, rows in sorted(loaded.items())]
+    lines += ["", f"checks: {len(checks) - len(failed)} passed, {len(failed)} failed"]
+    lines += [f"  FAILED {key}" for key in failed]
+    if settings.snapshot.exists():
+        with connect(settings.snapshot, read_only=True) as con:
+            published = con.execute(
+                "select table_name, row_count, published_at from published_tables order by 1"
+            ).fetchall()
+        lines += [
+            "",
+            f"analyst snapshot: {settings.snapshot} "
+            f"(published {published[0][2]:%Y-%m-%d %H:%M:%S})",
+        ]
+        lines += [f"  {name:<28} {rows:>8,}" for name, rows, _ in published]
+        lines += [
+            "",
+            "query it:",
+            f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.snapshot}', "
+            "read_only=True).sql('select * from marts.fct_orders limit 5'))\"",
+            f"  duckdb -readonly {settings.snapshot}   (the DuckDB CLI, if installed)",
+            "open the UI on the same code location: make dev",
+        ]
+    return "\n".join(lines)
+
+
+def run_demo(settings: Settings, seed: int = 7, scale: float = 1.0) -> int:
+    from demo_enterprise import DemoEnterprise
+
+    enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
+    if settings.warehouse.exists():
+        enterprise.advance(1)  # a second run has something new to load, incrementally
+    with enterprise.serve() as env, environment(env):
+        result = materialize_all(settings, dg.DagsterInstance.get())
+    print(f"demo enterprise at day {enterprise.day}")
+    print(summarize(result, settings))
+    return 0 if result.success else 1

@@ -1,0 +1,43 @@
+"""Write-audit-publish: copy what analysts read into a new file, then rename it into place.
+
+Readers open only the snapshot, so a load never blocks them and they never see a half-built
+warehouse; the previous snapshot is kept beside it for rollback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tributary.warehouse import connect, table_counts
+
+PUBLISHED_SCHEMAS = ("marts", "ml")
+
+
+def publish_snapshot(warehouse: Path, snapshot: Path) -> dict[str, int]:
+    """Copy the published schemas into ``snapshot`` atomically; return rows per table."""
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    staging = snapshot.with_suffix(".new.duckdb")
+    staging.unlink(missing_ok=True)
+    with connect(warehouse, read_only=True) as con:
+        counts = table_counts(con, PUBLISHED_SCHEMAS)
+        con.execute("attach ? as snap", [str(staging)])
+        for name in counts:
+            schema, table = name.split(".")
+            con.execute(f'create schema if not exists snap."{schema}"')
+            con.execute(
+                f'create table snap."{schema}"."{table}" as select * from "{schema}"."{table}"'
+            )
+        con.execute(
+            "create table snap.main.published_tables as "
+            "select unnest(?) as table_name, unnest(?) as row_count, now() as published_at",
+            [list(counts), list(counts.values())],
+        )
+        con.execute("detach snap")
+    if snapshot.exists():
+        # A hard link keeps the old file for rollback without a moment where none exists.
+        previous = snapshot.with_suffix(".previous.duckdb")
+        previous.unlink(missing_ok=True)
+        os.link(snapshot, previous)
+    os.replace(staging, snapshot)
+    return counts

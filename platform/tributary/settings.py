@@ -1,0 +1,49 @@
+"""Every path and environment variable Tributary reads, in one place.
+
+Read when definitions, resources and commands are built (``Settings.from_env()``), never at
+import time, so tests can point a whole build at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WAREHOUSE_POOL = "warehouse"  # the one Dagster concurrency pool of every warehouse writer
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    data_dir: Path
+    warehouse: Path  # the working DuckDB file: dlt, dbt and Python assets write here
+    snapshot: Path  # the published analyst snapshot: readers open only this
+    dlt_pipelines_dir: Path
+    sources_dir: Path
+    dbt_project_dir: Path
+    base_currency: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        root = PROJECT_ROOT
+        data_dir = Path(env.get("TRIBUTARY_DATA_DIR", root / "data")).resolve()
+        return cls(
+            project_root=root,
+            data_dir=data_dir,
+            # dbt_project/profiles.yml reads the same variable with the same default.
+            warehouse=Path(env.get("TRIBUTARY_WAREHOUSE", data_dir / "warehouse.duckdb")).resolve(),
+            snapshot=Path(env.get("TRIBUTARY_SNAPSHOT", data_dir / "analyst.duckdb")).resolve(),
+            dlt_pipelines_dir=data_dir / "dlt",
+            sources_dir=Path(env.get("TRIBUTARY_SOURCES_DIR", root / "sources")).resolve(),
+            dbt_project_dir=root / "dbt_project",
+            base_currency=env.get("TRIBUTARY_BASE_CURRENCY", "USD"),
+        )
+
+    @property
+    def demo_dir(self) -> Path:
+        """Where the demo enterprise keeps its databases, exports and clock."""
+        return self.data_dir / "demo"
