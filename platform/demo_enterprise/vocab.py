@@ -50,7 +50,9 @@ GIVEN_NAMES: tuple[tuple[str, str, str], ...] = (
     ("欣怡", "xinyi", "F"), ("雨涵", "yuhan", "F"), ("平", "ping", "F"),
 )
 
-CITIES = ("上海", "北京", "深圳", "广州", "杭州", "成都", "武汉", "南京", "苏州", "天津", "重庆", "西安")
+CITIES = (
+    "上海", "北京", "深圳", "广州", "杭州", "成都", "武汉", "南京", "苏州", "天津", "重庆", "西安",
+)
 
 # (characters, pinyin used in the company's e-mail domain)
 BRANDS: tuple[tuple[str, str], ...] = (

@@ -256,8 +256,15 @@ def load_specs(sources_dir: Path) -> list[SourceSpec]:
 def missing_env(value: Any, environ: Mapping[str, str] | None = None) -> set[str]:
     """Names of the ``${VARS}`` a value needs that the environment lacks."""
     env = os.environ if environ is None else environ
-    text = yaml.safe_dump(value) if not isinstance(value, str) else value
-    return {name for name in _ENV_REF.findall(text) if name not in env}
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True)
+    if isinstance(value, str):
+        return {name for name in _ENV_REF.findall(value) if name not in env}
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, list):
+        return set().union(*(missing_env(v, env) for v in value))
+    return set()
 
 
 def resolve_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:

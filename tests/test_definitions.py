@@ -1,0 +1,62 @@
+"""The code location: loads, validates with Dagster's own CLI, and keeps its shape."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from tributary.definitions import build_definitions
+from tributary.settings import PROJECT_ROOT, WAREHOUSE_POOL
+
+RAW = {
+    "raw_hr/employees", "raw_hr/departments", "raw_crm/users", "raw_crm/customers",
+    "raw_erp/products", "raw_erp/sales_reps", "raw_erp/orders", "raw_erp/order_lines",
+    "raw_finance/invoices", "raw_finance/payments", "raw_finance/fx_rates",
+}
+MARTS = {"marts/dim_employee", "marts/dim_customer", "marts/fct_orders", "marts/fct_invoices"}
+
+
+def test_asset_graph_shape(settings):
+    """A snapshot of keys and groups: an accidental rename fails here first."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert RAW | MARTS | {"ml/order_anomalies", "publish/analyst_snapshot"} <= keys
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert {groups[k] for k in RAW} == {"ingest"}
+    assert {groups[k] for k in MARTS} == {"marts"}
+    assert groups["staging/stg_hr__employees"] == "staging"
+    # dbt sources join the raw tables by key alone: dlt dataset = schema = dbt source.
+    parents = graph.get(dg.AssetKey(["staging", "stg_hr__employees"])).parent_keys
+    assert parents == {dg.AssetKey(["raw_hr", "employees"])}
+    snapshot_parents = graph.get(dg.AssetKey(["publish", "analyst_snapshot"])).parent_keys
+    assert {k.to_user_string() for k in snapshot_parents} == MARTS | {"ml/order_anomalies"}
+
+
+def test_every_warehouse_step_shares_one_pool(settings):
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
+    assert pools and set(pools.values()) == {WAREHOUSE_POOL}, pools
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey(["marts", "fct_orders"]), "pandera_fct_orders") in checks
+    assert len(checks) > 30  # dbt tests arrive as asset checks too
+
+
+def test_automation_is_declared(settings):
+    defs = build_definitions(settings)
+    assert defs.resolve_schedule_def("daily_refresh").cron_schedule == "0 6 * * *"
+    sensor = defs.resolve_sensor_def("finance_export_sensor")
+    assert sensor.job_name == "finance_refresh"
+
+
+def test_dagster_validates_the_workspace(tmp_path: Path):
+    env = {**os.environ, "TRIBUTARY_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr

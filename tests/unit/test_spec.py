@@ -1,0 +1,72 @@
+"""Source specs: the demo files parse, and every mistake names its file, line and fix."""
+
+from pathlib import Path
+
+import pytest
+
+from tributary.ingest.spec import SpecErrors, load_spec, load_specs, resolve_env
+from tributary.settings import PROJECT_ROOT
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_demo_sources_are_valid():
+    specs = {s.name: s for s in load_specs(PROJECT_ROOT / "sources")}
+    assert set(specs) == {"hr", "crm", "erp", "finance"}
+    assert specs["erp"].table_names() == ["products", "sales_reps", "orders", "order_lines"]
+    assert specs["finance"].naming == "duck_case"
+    assert specs["hr"].dataset == "raw_hr"
+
+
+def test_unknown_key_gets_line_and_did_you_mean(tmp_path):
+    path = write(
+        tmp_path,
+        "erp",
+        "name: erp\nkind: sql_database\nsql_database:\n  credentials: ${ERP_URL}\n"
+        "  tables:\n    - name: orders\n      primary_kee: order_id\n",
+    )
+    with pytest.raises(SpecErrors) as exc:
+        load_spec(path)
+    [error] = exc.value.errors
+    assert error.line == 7
+    assert "primary_kee" in error.message
+    assert "did you mean `primary_key`" in error.fix
+    assert str(error).startswith(f"{path}:7:")
+
+
+def test_missing_section_and_bad_yaml_are_reported(tmp_path):
+    path = write(tmp_path, "crm", "name: crm\nkind: rest_api\n")
+    with pytest.raises(SpecErrors, match="give exactly one section named `rest_api`"):
+        load_spec(path)
+    broken = write(tmp_path, "hr", "name: hr\nkind: [rest_api\n")
+    with pytest.raises(SpecErrors) as exc:
+        load_spec(broken)
+    assert exc.value.errors[0].line is not None
+    assert "not valid YAML" in exc.value.errors[0].message
+
+
+def test_name_must_match_file_and_errors_collect_across_files(tmp_path):
+    write(tmp_path, "one", "name: two\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
+          "  tables: [{name: a, glob: '*.csv'}]\n")
+    write(tmp_path, "three", "name: three\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
+          "  tables: [{name: a, glob: '*.csv', encoding: klingon}]\n")
+    with pytest.raises(SpecErrors) as exc:
+        load_specs(tmp_path)
+    messages = [str(e) for e in exc.value.errors]
+    assert len(messages) == 2
+    assert any("differs from the file name" in m for m in messages)
+    assert any("unknown encoding 'klingon'" in m and "three.yaml:5" in m for m in messages)
+
+
+def test_env_references_resolve_and_missing_ones_are_named_not_printed():
+    spec = load_spec(PROJECT_ROOT / "sources" / "hr.yaml")
+    env = {"HR_BASE_URL": "http://h", "HR_CLIENT_ID": "id", "HR_CLIENT_SECRET": "s3cr3t"}
+    resolved = resolve_env(spec, env)
+    assert resolved.rest_api["client"]["auth"]["access_token_url"] == "http://h/oauth/token"
+    with pytest.raises(KeyError) as exc:
+        resolve_env(spec, {"HR_BASE_URL": "http://h", "HR_CLIENT_ID": "id"})
+    assert "HR_CLIENT_SECRET" in str(exc.value)
