@@ -26,7 +26,7 @@ HISTORY_START = date(2024, 1, 1)
 FX_START = date(2023, 12, 1)
 SALES = "D01"
 CENT = Decimal("0.01")
-STATUSES = ("pending", "shipped", "delivered", "cancelled")
+STATUSES = ("pending", "shipped", "delivered", "cancelled")  # canonical; ERP spells them messily
 
 # Rates per unit of scale.
 EMPLOYEES = 200
@@ -217,8 +217,8 @@ class _Order:
     status_style: str
     amount_cny: Decimal
     fx_rate: Decimal
-    status: str = "pending"
-    updated_at: datetime | None = None
+    updated_at: datetime
+    status: str = "pending"  # set from status_at() as soon as the order exists
 
     @property
     def order_no(self) -> str:
@@ -316,16 +316,7 @@ class _World:
         """Everything up to NOW0; history records keep their creation time as updated_at."""
         self._open_exports(NOW0)
         self._extend_fx(NOW0)
-        rng = self._rng("employees")
-        for n in range(1, max(1, round(EMPLOYEES * self.scale)) + 1):
-            if n == 1:  # an early sales hire, so every order date has a rep to sell it
-                dept, hire_date = SALES, _some_day(rng, date(2012, 1, 1), date(2019, 12, 31))
-            elif rng.random() < 0.75:
-                dept, hire_date = self._department(rng), _some_day(rng, date(2012, 1, 1),
-                                                                   date(2023, 12, 31))
-            else:
-                dept, hire_date = self._department(rng), _some_day(rng, HISTORY_START, NOW0)
-            self._add_employee(rng, n, dept, hire_date, _stamp(rng, hire_date))
+        self._history_employees()
         self._products()
         self._history_customers()
         day = HISTORY_START
@@ -345,8 +336,9 @@ class _World:
                 employee.salary = raised.quantize(Decimal(1), rounding=ROUND_HALF_UP) * 100
                 employee.updated_at = _stamp(rng, today)
         for _ in range(_scaled(rng, 1, 2, self.scale)):
-            self._add_employee(rng, len(self.employees) + 1, self._department(rng), today,
-                               _stamp(rng, today))
+            self._add_employee(
+                rng, len(self.employees) + 1, self._department(rng), today, _stamp(rng, today)
+            )
         rng = self._rng("crm", day)
         changes = _scaled(rng, 1, 3, self.scale)
         for customer in rng.sample(self.customers, min(changes, len(self.customers))):
@@ -386,6 +378,18 @@ class _World:
             self.sales_hire_dates.insert(at, hire_date)
             self.sales_by_hire.insert(at, n)
 
+    def _history_employees(self) -> None:
+        rng = self._rng("employees")
+        for n in range(1, max(1, round(EMPLOYEES * self.scale)) + 1):
+            if n == 1:  # an early sales hire, so every order date has a rep to sell it
+                dept, first, last = SALES, date(2012, 1, 1), date(2019, 12, 31)
+            elif rng.random() < 0.75:
+                dept, first, last = self._department(rng), date(2012, 1, 1), date(2023, 12, 31)
+            else:
+                dept, first, last = self._department(rng), HISTORY_START, NOW0
+            hire_date = _some_day(rng, first, last)
+            self._add_employee(rng, n, dept, hire_date, _stamp(rng, hire_date))
+
     def _products(self) -> None:
         rng = self._rng("products")
         categories = list(vocab.PRODUCT_CATEGORIES)
@@ -395,21 +399,24 @@ class _World:
             cents = rng.choice(("0.00", "0.50", "0.90", "0.99"))
             model = f"{rng.choice('ABCDKMPSTX')}{rng.choice('ABCDKMPSTX')}-{rng.randint(100, 999)}"
             created = _some_day(rng, _PRODUCTS_FROM, _PRODUCTS_TO)
-            self.products.append(_Product(
-                product_id=product_id,
-                sku=f"{prefix}-{product_id:05d}",
-                name=f"{rng.choice(nouns)} {model}",
-                category=category,
-                list_price=Decimal(rng.randint(low, high)) + Decimal(cents),
-                created_at=_stamp(rng, created),
-            ))
+            self.products.append(
+                _Product(
+                    product_id=product_id,
+                    sku=f"{prefix}-{product_id:05d}",
+                    name=f"{rng.choice(nouns)} {model}",
+                    category=category,
+                    list_price=Decimal(rng.randint(low, high)) + Decimal(cents),
+                    created_at=_stamp(rng, created),
+                )
+            )
 
     def _history_customers(self) -> None:
         rng = self._rng("customers")
         times = []
         for _ in range(max(1, round(CUSTOMERS * self.scale))):
-            first, last = _pick(rng, {(date(2021, 1, 1), date(2023, 12, 31)): 0.6,
-                                      (HISTORY_START, NOW0): 0.4})
+            first, last = _pick(
+                rng, {(date(2021, 1, 1), date(2023, 12, 31)): 0.6, (HISTORY_START, NOW0): 0.4}
+            )
             times.append(_stamp(rng, _some_day(rng, first, last)))
         for created_at in sorted(times):
             hired = bisect_right(self.sales_hire_dates, created_at.date()) or 1
@@ -418,22 +425,27 @@ class _World:
     def _add_customer(self, rng: random.Random, created_at: datetime, owner: int) -> None:
         n = len(self.customers) + 1
         city, (brand, brand_pinyin), industry = (
-            rng.choice(vocab.CITIES), rng.choice(vocab.BRANDS), rng.choice(vocab.INDUSTRIES))
+            rng.choice(vocab.CITIES),
+            rng.choice(vocab.BRANDS),
+            rng.choice(vocab.INDUSTRIES),
+        )
         email = None
         if rng.random() >= 0.05:
             email = f"{rng.choice(vocab.MAILBOXES)}{n}@{brand_pinyin}.example"
-        self.customers.append(_Customer(
-            n=n,
-            company=f"{city}{brand}{industry}有限公司",
-            phone=None if rng.random() < 0.03 else _mobile(rng),
-            phone_style=_pick(rng, _PHONE_STYLES),
-            email=email,
-            email_mixed=rng.random() < 0.2,
-            owner=owner,
-            created_at=created_at,
-            offset_hours=_pick(rng, _OFFSETS),
-            modified_at=created_at,
-        ))
+        self.customers.append(
+            _Customer(
+                n=n,
+                company=f"{city}{brand}{industry}有限公司",
+                phone=None if rng.random() < 0.03 else _mobile(rng),
+                phone_style=_pick(rng, _PHONE_STYLES),
+                email=email,
+                email_mixed=rng.random() < 0.2,
+                owner=owner,
+                created_at=created_at,
+                offset_hours=_pick(rng, _OFFSETS),
+                modified_at=created_at,
+            )
+        )
         self.customer_times.append(created_at)
 
     def _seller(self, rng: random.Random, customer: _Customer, day: date) -> int:
@@ -477,13 +489,19 @@ class _World:
     def _add_order(self, rng: random.Random, day: date) -> None:
         available = bisect_left(self.customer_times, datetime.combine(day, time()))
         customer = self.customers[rng.randrange(available) if available else 0]
-        products = rng.sample(self.products, min(len(self.products),
-                                                 _pick(rng, {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1})))
+        products = rng.sample(
+            self.products, min(len(self.products), _pick(rng, {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1}))
+        )
         lines = []
         for product in products:
             discount = Decimal(rng.randint(0, 100)) / 1000
-            lines.append((product.product_id, rng.randint(1, 10),
-                          round_half_up(product.list_price * (1 - discount))))
+            lines.append(
+                (
+                    product.product_id,
+                    rng.randint(1, 10),
+                    round_half_up(product.list_price * (1 - discount)),
+                )
+            )
         anomaly = None
         if rng.random() < 0.01:
             anomaly = rng.choice(("quantity", "price"))
@@ -500,7 +518,7 @@ class _World:
             cancel_date = day + timedelta(days=rng.randint(0, 3))
         else:
             ship_date = day + timedelta(days=_pick(rng, _SHIP_LAGS))
-            if rng.random() < 0.85:  # the rest never get a delivery confirmation
+            if rng.random() < 0.9:  # the rest never get a delivery confirmation
                 deliver_date = ship_date + timedelta(days=rng.randint(1, 14))
         created_at = _stamp(rng, day)
         order = _Order(
@@ -557,14 +575,23 @@ class _World:
             day=day,
             hr_employees=[_hr_employee(e) for e in self.employees],
             hr_departments=[
-                {"deptCode": code, "deptName": name, "deptNameZh": name_zh,
-                 "updated_at": _z(_DEPARTMENTS_CREATED)}
+                {
+                    "deptCode": code,
+                    "deptName": name,
+                    "deptNameZh": name_zh,
+                    "updated_at": _z(_DEPARTMENTS_CREATED),
+                }
                 for code, name, name_zh in vocab.DEPARTMENTS
             ],
             crm_users=[
-                {"user_id": f"u{e.n}", "full_name": e.pinyin, "email": e.email,
-                 "modified_at": _z(e.created_at)}
-                for e in self.employees if e.is_sales
+                {
+                    "user_id": f"u{e.n}",
+                    "full_name": e.pinyin,
+                    "email": e.email,
+                    "modified_at": _z(e.created_at),
+                }
+                for e in self.employees
+                if e.is_sales
             ],
             crm_customers=[_crm_customer(c) for c in self.customers],
             erp_tables=self._erp_tables(),
@@ -575,30 +602,44 @@ class _World:
     def _erp_tables(self) -> dict[str, list[Record]]:
         tables: dict[str, list[Record]] = {
             "products": [
-                {"product_id": p.product_id, "sku": p.sku, "product_name": p.name,
-                 "category": p.category, "list_price_cny": p.list_price,
-                 "updated_at": p.created_at}
+                {
+                    "product_id": p.product_id,
+                    "sku": p.sku,
+                    "product_name": p.name,
+                    "category": p.category,
+                    "list_price_cny": p.list_price,
+                    "updated_at": p.created_at,
+                }
                 for p in self.products
             ],
             "sales_reps": [
                 {"empNo": e.n, "rep_name": e.hanzi, "region": e.region, "updated_at": e.created_at}
-                for e in self.employees if e.is_sales
+                for e in self.employees
+                if e.is_sales
             ],
         }
         for order in self.orders:
-            tables.setdefault(f"orders_{order.order_date.year}", []).append({
-                "order_id": order.order_id,
-                "order_no": order.order_no,
-                "customer_ref": order.customer.id,
-                "empNo": order.emp,
-                "order_date": order.order_date,
-                "status": _styled_status(order.status, order.status_style),
-                "currency": "CNY",
-                "updated_at": order.updated_at,
-            })
+            tables.setdefault(f"orders_{order.order_date.year}", []).append(
+                {
+                    "order_id": order.order_id,
+                    "order_no": order.order_no,
+                    "customer_ref": order.customer.id,
+                    "empNo": order.emp,
+                    "order_date": order.order_date,
+                    "status": _styled_status(order.status, order.status_style),
+                    "currency": "CNY",
+                    "updated_at": order.updated_at,
+                }
+            )
         tables["order_lines"] = [
-            {"order_id": order.order_id, "line_no": line_no, "product_id": product_id,
-             "quantity": quantity, "unit_price_cny": price, "updated_at": order.created_at}
+            {
+                "order_id": order.order_id,
+                "line_no": line_no,
+                "product_id": product_id,
+                "quantity": quantity,
+                "unit_price_cny": price,
+                "updated_at": order.created_at,
+            }
             for order in self.orders
             for line_no, (product_id, quantity, price) in enumerate(order.lines, start=1)
         ]
@@ -651,14 +692,22 @@ class _World:
                 for o in self.orders
             ],
             invoices=[
-                {"invoice_id": i.id, "order_no": i.order.order_no,
-                 "customer_id": i.order.customer.id, "invoice_date": i.invoice_date,
-                 "amount_usd": i.order.amount_usd}
+                {
+                    "invoice_id": i.id,
+                    "order_no": i.order.order_no,
+                    "customer_id": i.order.customer.id,
+                    "invoice_date": i.invoice_date,
+                    "amount_usd": i.order.amount_usd,
+                }
                 for i in self.invoices
             ],
             payments=[
-                {"payment_id": f"PAY-{p.n:06d}", "invoice_id": p.invoice.id,
-                 "amount_usd": p.invoice.order.amount_usd, "payment_date": p.payment_date}
+                {
+                    "payment_id": f"PAY-{p.n:06d}",
+                    "invoice_id": p.invoice.id,
+                    "amount_usd": p.invoice.order.amount_usd,
+                    "payment_date": p.payment_date,
+                }
                 for p in self.payments
             ],
             fx_rates=dict(self.fx),

@@ -23,15 +23,18 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         con.close()
 
 
-def table_counts(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, int]:
+def table_counts(
+    con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...], catalog: str | None = None
+) -> dict[str, int]:
     """Row counts of every table in the given schemas, keyed ``schema.table``."""
     tables = con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in (select unnest(?)) and table_type = 'BASE TABLE' "
-        "order by 1, 2",
-        [list(schemas)],
+        "and table_catalog = coalesce(?, current_database()) order by 1, 2",
+        [list(schemas), catalog],
     ).fetchall()
+    prefix = f'"{catalog}".' if catalog else ""
     return {
-        f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+        f"{s}.{t}": con.execute(f'select count(*) from {prefix}"{s}"."{t}"').fetchone()[0]
         for s, t in tables
     }

@@ -19,21 +19,19 @@ def publish_snapshot(warehouse: Path, snapshot: Path) -> dict[str, int]:
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     staging = snapshot.with_suffix(".new.duckdb")
     staging.unlink(missing_ok=True)
-    with connect(warehouse, read_only=True) as con:
-        counts = table_counts(con, PUBLISHED_SCHEMAS)
-        con.execute("attach ? as snap", [str(staging)])
+    with connect(staging) as con:
+        con.execute("attach ? as working (read_only)", [str(warehouse)])
+        counts = table_counts(con, PUBLISHED_SCHEMAS, catalog="working")
         for name in counts:
             schema, table = name.split(".")
-            con.execute(f'create schema if not exists snap."{schema}"')
-            con.execute(
-                f'create table snap."{schema}"."{table}" as select * from "{schema}"."{table}"'
-            )
+            con.execute(f'create schema if not exists "{schema}"')
+            con.execute(f'create table "{schema}"."{table}" as from working."{schema}"."{table}"')
         con.execute(
-            "create table snap.main.published_tables as "
+            "create table main.published_tables as "
             "select unnest(?) as table_name, unnest(?) as row_count, now() as published_at",
             [list(counts), list(counts.values())],
         )
-        con.execute("detach snap")
+        con.execute("detach working")
     if snapshot.exists():
         # A hard link keeps the old file for rollback without a moment where none exists.
         previous = snapshot.with_suffix(".previous.duckdb")
