@@ -19,9 +19,7 @@ def dbt_manifest() -> Path:
     """The definitions are built from dbt's manifest: parse once per session."""
     project = PROJECT_ROOT / "dbt_project"
     dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run(
-        [str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=project, check=True
-    )
+    subprocess.run([str(dbt), "parse", "--quiet", "--profiles-dir", "."], cwd=project, check=True)
     return project / "target" / "manifest.json"
 
 

@@ -11,9 +11,17 @@ from tributary.definitions import build_definitions
 from tributary.settings import PROJECT_ROOT, WAREHOUSE_POOL
 
 RAW = {
-    "raw_hr/employees", "raw_hr/departments", "raw_crm/users", "raw_crm/customers",
-    "raw_erp/products", "raw_erp/sales_reps", "raw_erp/orders", "raw_erp/order_lines",
-    "raw_finance/invoices", "raw_finance/payments", "raw_finance/fx_rates",
+    "raw_hr/employees",
+    "raw_hr/departments",
+    "raw_crm/users",
+    "raw_crm/customers",
+    "raw_erp/products",
+    "raw_erp/sales_reps",
+    "raw_erp/orders",
+    "raw_erp/order_lines",
+    "raw_finance/invoices",
+    "raw_finance/payments",
+    "raw_finance/fx_rates",
 }
 MARTS = {"marts/dim_employee", "marts/dim_customer", "marts/fct_orders", "marts/fct_invoices"}
 
@@ -56,7 +64,11 @@ def test_dagster_validates_the_workspace(tmp_path: Path):
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr

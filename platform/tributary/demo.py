@@ -34,15 +34,14 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.Exec
 
 
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
-    checks = [e.event_specific_data for e in result.all_events if e.is_asset_check_evaluation]
+    checks = result.get_asset_check_evaluations()
     failed = [c.asset_check_key.to_user_string() for c in checks if not c.passed]
     loaded = {}
-    for event in result.all_events:
-        if event.is_step_materialization:
-            mat = event.event_specific_data.materialization
-            rows = mat.metadata.get("rows_loaded")
-            if rows is not None:
-                loaded[mat.asset_key.to_user_string()] = rows.value
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        rows = materialization.metadata.get("rows_loaded")
+        if rows is not None:
+            loaded[materialization.asset_key.to_user_string()] = rows.value
     lines = [f"run {'succeeded' if result.success else 'FAILED'}: {result.run_id}", ""]
     lines.append("rows loaded this run (only new and changed records on later runs):")
     lines += [f"  {key:<28} {rows:>8,}" for key, rows in sorted(loaded.items())]

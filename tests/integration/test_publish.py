@@ -15,7 +15,8 @@ def build_warehouse(path, version: int) -> None:
         con.execute("create schema if not exists staging")
         con.execute(
             "create or replace table marts.fct_orders as "
-            "select range as order_id, ? as version from range(1000)", [version]
+            "select range as order_id, ? as version from range(1000)",
+            [version],
         )
         con.execute("create or replace table ml.order_anomalies as select 1 as order_id")
         con.execute("create or replace table staging.not_published as select 1 as x")
@@ -27,9 +28,12 @@ def test_publish_copies_marts_and_ml_only(tmp_path):
     counts = publish_snapshot(warehouse, snapshot)
     assert counts == {"marts.fct_orders": 1000, "ml.order_anomalies": 1}
     with duckdb.connect(str(snapshot), read_only=True) as con:
-        tables = {r[0] for r in con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables"
-        ).fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+        }
     assert tables == {"marts.fct_orders", "ml.order_anomalies", "main.published_tables"}
 
 

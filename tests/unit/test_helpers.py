@@ -19,12 +19,15 @@ def test_shards_match_by_glob_and_tables_by_name():
 
 
 def test_gbk_file_keeps_chinese_headers_text_values_and_lines():
-    content = "发票号,金额(USD),日期\nINV-1,\"1,234.50\",2024年3月5日\nINV-2,007,2024年2月29日\n"
+    content = '发票号,金额(USD),日期\nINV-1,"1,234.50",2024年3月5日\nINV-2,007,2024年2月29日\n'
     table = FileTable(name="invoices", glob="*.csv", encoding="gbk")
     rows = read_delimited(content.encode("gbk"), "invoices_1.csv", table)
     assert rows[0] == {
-        "发票号": "INV-1", "金额(USD)": "1,234.50", "日期": "2024年3月5日",
-        "_file_name": "invoices_1.csv", "_line": 2,
+        "发票号": "INV-1",
+        "金额(USD)": "1,234.50",
+        "日期": "2024年3月5日",
+        "_file_name": "invoices_1.csv",
+        "_line": 2,
     }
     assert rows[1]["金额(USD)"] == "007"  # text stays text: no leading zeros lost
     assert rows[1]["_line"] == 3
@@ -32,7 +35,7 @@ def test_gbk_file_keeps_chinese_headers_text_values_and_lines():
 
 def test_undecodable_file_names_file_and_line():
     table = FileTable(name="invoices", glob="*.csv", encoding="utf-8")
-    content = "a,b\n1,2\n".encode() + "发票".encode("gbk") + b",3\n"
+    content = b"a,b\n1,2\n" + "发票".encode("gbk") + b",3\n"
     with pytest.raises(ValueError, match=r"invoices_2.csv: line 3 is not valid utf-8"):
         read_delimited(content, "invoices_2.csv", table)
 

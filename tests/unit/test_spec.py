@@ -50,10 +50,18 @@ def test_missing_section_and_bad_yaml_are_reported(tmp_path):
 
 
 def test_name_must_match_file_and_errors_collect_across_files(tmp_path):
-    write(tmp_path, "one", "name: two\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
-          "  tables: [{name: a, glob: '*.csv'}]\n")
-    write(tmp_path, "three", "name: three\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
-          "  tables: [{name: a, glob: '*.csv', encoding: klingon}]\n")
+    write(
+        tmp_path,
+        "one",
+        "name: two\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
+        "  tables: [{name: a, glob: '*.csv'}]\n",
+    )
+    write(
+        tmp_path,
+        "three",
+        "name: three\nkind: filesystem\nfilesystem:\n  bucket_url: /x\n"
+        "  tables: [{name: a, glob: '*.csv', encoding: klingon}]\n",
+    )
     with pytest.raises(SpecErrors) as exc:
         load_specs(tmp_path)
     messages = [str(e) for e in exc.value.errors]

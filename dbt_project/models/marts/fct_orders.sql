@@ -36,7 +36,7 @@ select
     coalesce(lines.n_lines, 0) as n_lines,
     coalesce(lines.total_quantity, 0) as total_quantity,
     lines.max_line_quantity,
-    cast(lines.max_price_to_list as double) as max_price_to_list,
+    round(cast(lines.max_price_to_list as double), 4) as max_price_to_list,
     orders.source_table
 from orders
 left join lines on orders.order_id = lines.order_id

@@ -15,8 +15,9 @@ def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         pool=WAREHOUSE_POOL,
         kinds={"scikit-learn", "duckdb"},
         description=(
-            "Orders that look unlike the others (Isolation Forest over order amount, units "
-            f"and unit price against list price; about {CONTAMINATION:.1%} are flagged). "
+            "Orders that look unlike the others (Isolation Forest over the largest quantity on "
+            f"a line and the unit price against list price; about {CONTAMINATION:.1%} are "
+            "flagged). "
             "`reason` names the measure furthest from normal for each flagged order."
         ),
     )
