@@ -54,9 +54,13 @@ def demo_dev(settings: Settings, seed: int, scale: float) -> int:
             f"demo enterprise serving (day {enterprise.day}): HR {env['HR_BASE_URL']}, "
             f"CRM {env['CRM_BASE_URL']}, ERP {env['ERP_URL']}"
         )
-        dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-        cmd = [dagster, "dev", "-w", str(settings.project_root / "workspace.yaml")]
-        return subprocess.call(cmd, env={**os.environ, **env}, cwd=settings.project_root)
+        # `dagster dev` re-parses dbt with the `dbt` on PATH: the one beside this Python.
+        bin_dir = os.path.dirname(sys.executable)
+        path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
+        cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml"]
+        return subprocess.call(
+            cmd, env={**os.environ, **env, "PATH": path}, cwd=settings.project_root
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

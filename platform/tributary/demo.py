@@ -30,7 +30,8 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.Exec
     """Every asset with all its checks, in process, in dependency order."""
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, raise_on_error=False)
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    return job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
 
 
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:

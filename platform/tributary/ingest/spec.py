@@ -141,22 +141,22 @@ class SpecErrors(Exception):
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location (closest parent)."""
+    """The 1-based line of a pydantic error location: the key it names, or its closest parent."""
     line = node.start_mark.line + 1 if node else None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            match = [v for k, v in node.value if k.value == part]
+            match = [(k, v) for k, v in node.value if k.value == part]
             if not match:
-                keys = [k for k, _ in node.value if k.value == part]
-                return keys[0].start_mark.line + 1 if keys else line
-            node = match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
                 return line
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             return line
-        line = node.start_mark.line + 1
     return line
 
 

@@ -1,0 +1,59 @@
+"""`tributary validate`: one clear line per mistake, no traceback; and the finance sensor."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from tributary.automation.jobs import finance_export_sensor
+from tributary.settings import PROJECT_ROOT
+
+
+def validate(sources_dir: Path) -> subprocess.CompletedProcess:
+    tributary = Path(sys.executable).with_name("tributary")
+    return subprocess.run(
+        [str(tributary), "validate"],
+        env={"TRIBUTARY_SOURCES_DIR": str(sources_dir), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_validate_accepts_the_demo_sources():
+    result = validate(PROJECT_ROOT / "sources")
+    assert result.returncode == 0, result.stderr
+    assert "4 source(s) valid: crm, erp, finance, hr" in result.stdout
+
+
+def test_validate_reports_each_broken_file_without_traceback(tmp_path):
+    (tmp_path / "hr.yaml").write_text("name: hr\nkind: rest_api\nrest_apii: {}\n")
+    (tmp_path / "erp.yaml").write_text(
+        "name: erp\nkind: sql_database\nsql_database:\n  tables: []\n"
+    )
+    (tmp_path / "files.yaml").write_text("name: files\nkind: filesystem\n  bad: [indent\n")
+    result = validate(tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(
+        line.startswith(f"{tmp_path / 'hr.yaml'}:3:") and "did you mean `rest_api`" in line
+        for line in lines
+    ), lines
+    assert any(f"{tmp_path / 'erp.yaml'}:3:" in line and "credentials" in line for line in lines)
+    assert any(f"{tmp_path / 'files.yaml'}:" in line and "not valid YAML" in line for line in lines)
+
+
+def test_finance_sensor_requests_a_run_once_per_new_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FINANCE_EXPORT_DIR", str(tmp_path))
+    (tmp_path / "invoices_20251231.csv").write_text("x")
+    first = finance_export_sensor(dg.build_sensor_context())
+    assert len(first.run_requests) == 1
+    assert json.loads(first.cursor) == ["invoices_20251231.csv"]
+    again = finance_export_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert not again.run_requests
+    (tmp_path / "invoices_20260101.csv").write_text("x")
+    later = finance_export_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert later.run_requests[0].run_key == "invoices_20260101.csv"
