@@ -13,6 +13,8 @@ import pytest
 
 from demo_enterprise import DemoEnterprise
 from tributary.demo import environment, materialize_all, summarize
+from tributary.ingest.spec import load_specs
+from tributary.standardize.dictionary import load_dictionary, raw_column
 
 SEED, SCALE = 11, 0.2
 
@@ -109,6 +111,24 @@ def assert_snapshot_matches_truth(snapshot, truth) -> None:
     assert reasons == 0
 
 
+def assert_dictionary_fields_are_loaded(settings) -> None:
+    """Every source field the dictionary maps exists in its raw table, under dlt's name."""
+    naming = {s.name: s.naming for s in load_specs(settings.sources_dir)}
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        columns = set(
+            con.execute(
+                "select table_schema || '.' || table_name || '.' || column_name "
+                "from information_schema.columns"
+            ).fetchall()
+        )
+    for entity in load_dictionary(settings.sources_dir).entities.values():
+        for table, mapping in entity.sources.items():
+            source, name = table.split(".")
+            for field in mapping:
+                column = f"raw_{source}.{name}.{raw_column(field, naming[source])}"
+                assert (column,) in columns, column
+
+
 @pytest.mark.e2e
 def test_demo_end_to_end_matches_truth_and_loads_incrementally(settings):
     enterprise = DemoEnterprise(settings.demo_dir, seed=SEED, scale=SCALE)
@@ -116,10 +136,15 @@ def test_demo_end_to_end_matches_truth_and_loads_incrementally(settings):
 
     with enterprise.serve() as env, environment(env):
         first = materialize_all(settings, instance)
+        secrets = [env["HR_CLIENT_SECRET"], env["CRM_API_KEY"]]
     assert first.success
+    # No secret in any event, log line or metadata of the run.
+    logged = "\n".join(repr(entry) for entry in instance.all_logs(first.run_id))
+    assert len(logged) > 10_000 and not any(secret in logged for secret in secrets)
     checks = first.get_asset_check_evaluations()
     assert len(checks) > 30 and all(c.passed for c in checks)
     assert_snapshot_matches_truth(settings.snapshot, enterprise.truth())
+    assert_dictionary_fields_are_loaded(settings)
     loaded_first = rows_loaded(first)
     assert loaded_first["raw_erp/orders"] == len(enterprise.truth().orders)
 

@@ -7,26 +7,21 @@ ever given that way and are resolved when a load runs, not when the file is read
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 SOURCE_NAME = r"^[a-z][a-z0-9_]*$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SqlTable(_Strict):
+class SqlTable(Strict):
     """One target table: a source table, or same-shaped shards unioned into one."""
 
     name: str = Field(pattern=SOURCE_NAME, description="Target table name in raw_<source>.")
@@ -47,7 +42,7 @@ class SqlTable(_Strict):
         return self
 
 
-class SqlDatabase(_Strict):
+class SqlDatabase(Strict):
     credentials: str = Field(description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`.")
     schema_: str | None = Field(None, alias="schema")
     backend: Literal["pyarrow", "sqlalchemy", "pandas", "connectorx"] = "pyarrow"
@@ -55,7 +50,7 @@ class SqlDatabase(_Strict):
     tables: list[SqlTable] = Field(min_length=1)
 
 
-class FileTable(_Strict):
+class FileTable(Strict):
     name: str = Field(pattern=SOURCE_NAME)
     glob: str
     format: Literal["csv"] = "csv"
@@ -77,12 +72,12 @@ class FileTable(_Strict):
         return value
 
 
-class Filesystem(_Strict):
+class Filesystem(Strict):
     bucket_url: str = Field(description="Folder or bucket URL, usually `${SOME_ENV_VAR}`.")
     tables: list[FileTable] = Field(min_length=1)
 
 
-class SourceSpec(_Strict):
+class SourceSpec(Strict):
     """A source system: where it is, how to reach it, which tables it gives."""
 
     name: str = Field(pattern=SOURCE_NAME, description="Loads into schema raw_<name>.")
@@ -122,111 +117,15 @@ class SourceSpec(_Strict):
         return [t.name for t in section.tables]
 
 
-@dataclass(frozen=True)
-class SpecError:
-    file: Path
-    line: int | None
-    message: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        return f"{where}: {self.message}" + (f" — fix: {self.fix}" if self.fix else "")
-
-
-class SpecErrors(Exception):
-    def __init__(self, errors: list[SpecError]):
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
-
-
-def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
-    """The 1-based line of a pydantic error location: the key it names, or its closest parent."""
-    line = node.start_mark.line + 1 if node else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if k.value == part]
-            if not match:
-                return line
-            key, node = match[0]
-            line = key.start_mark.line + 1
-        elif (
-            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
-        ):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _fix_for(error: Mapping[str, Any], model_fields: list[str]) -> str:
-    if error["type"] == "extra_forbidden":
-        close = difflib.get_close_matches(str(error["loc"][-1]), model_fields, n=1)
-        return f"did you mean `{close[0]}`?" if close else "remove the key"
-    if error["type"] == "missing":
-        return f"add `{error['loc'][-1]}`"
-    return ""
-
-
-def _fields_at(loc: tuple) -> list[str]:
-    """Known keys of the model at a location, for did-you-mean suggestions."""
-    model: type[BaseModel] = SourceSpec
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) or next(
-            (f for f in model.model_fields.values() if f.alias == part), None
-        )
-        annotation = getattr(field, "annotation", None)
-        nested = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not None]
-        nested = [getattr(a, "__args__", (a,))[0] for a in nested]
-        model = next((a for a in nested if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return []
-    return [f.alias or n for n, f in model.model_fields.items()]
-
-
 def load_spec(path: Path) -> SourceSpec:
-    """Read and validate one source file, or raise SpecErrors naming each mistake's line."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecErrors(
-            [
-                SpecError(
-                    path,
-                    mark.line + 1 if mark else None,
-                    f"not valid YAML: {exc.problem}",
-                    "check indentation and quoting on that line",
-                )
-            ]
-        ) from None
-    if not isinstance(data, dict):
-        raise SpecErrors([SpecError(path, 1, "expected a mapping of keys", "see sources/*.yaml")])
-    try:
-        spec = SourceSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SpecErrors(
-            [
-                SpecError(
-                    path,
-                    _line_of(node, err["loc"]),
-                    f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}",
-                    _fix_for(err, _fields_at(err["loc"])),
-                )
-                for err in exc.errors()
-            ]
-        ) from None
+    """Read and validate one source system's file."""
+    spec, node = load_model(path, SourceSpec)
     if spec.name != path.stem:
         raise SpecErrors(
             [
                 SpecError(
                     path,
-                    _line_of(node, ("name",)),
+                    line_of(node, ("name",)),
                     f"name {spec.name!r} differs from the file name",
                     f"rename the file to {spec.name}.yaml or set name: {path.stem}",
                 )

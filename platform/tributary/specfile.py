@@ -1,0 +1,121 @@
+"""YAML files read into pydantic models, with mistakes reported as file, line and fix.
+
+Shared by the source specs (ingest) and the data dictionary (standardize): a user editing
+either gets the same kind of message, never a traceback.
+"""
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class SpecError:
+    file: Path
+    line: int | None
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.message}" + (f" — fix: {self.fix}" if self.fix else "")
+
+
+class SpecErrors(Exception):
+    def __init__(self, errors: list[SpecError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """The 1-based line of a pydantic error location: the key it names, or its closest parent."""
+    line = node.start_mark.line + 1 if node else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if k.value == part]
+            if not match:
+                return line
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _fix_for(error: Mapping[str, Any], model_fields: list[str]) -> str:
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(str(error["loc"][-1]), model_fields, n=1)
+        return f"did you mean `{close[0]}`?" if close else "remove the key"
+    if error["type"] == "missing":
+        return f"add `{error['loc'][-1]}`"
+    return ""
+
+
+def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
+    """Known keys of the model at a location, for did-you-mean suggestions."""
+    model: type[BaseModel] | None = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) or next(
+            (f for f in model.model_fields.values() if f.alias == part), None
+        )
+        annotation = getattr(field, "annotation", None)
+        nested = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not None]
+        nested = [getattr(a, "__args__", (a,))[0] for a in nested]
+        model = next((a for a in nested if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
+    """Read and validate one YAML file, or raise SpecErrors naming each mistake's line."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SpecErrors(
+            [
+                SpecError(
+                    path,
+                    mark.line + 1 if mark else None,
+                    f"not valid YAML: {exc.problem}",
+                    "check indentation and quoting on that line",
+                )
+            ]
+        ) from None
+    if not isinstance(data, dict):
+        raise SpecErrors([SpecError(path, 1, "expected a mapping of keys", "see sources/")])
+    try:
+        return model.model_validate(data), node
+    except ValidationError as exc:
+        raise SpecErrors(
+            [
+                SpecError(
+                    path,
+                    line_of(node, err["loc"]),
+                    f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}",
+                    _fix_for(err, _fields_at(model, err["loc"])),
+                )
+                for err in exc.errors()
+            ]
+        ) from None
