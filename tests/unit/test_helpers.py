@@ -5,8 +5,8 @@ import re
 import pytest
 
 from tributary.automation.jobs import new_files
-from tributary.ingest.sources import matching_tables, read_delimited
-from tributary.ingest.spec import FileTable, SqlTable
+from tributary.ingest.files import FileTable, read_delimited
+from tributary.ingest.sql import SqlTable, matching_tables
 from tributary.settings import PROJECT_ROOT, Settings
 
 

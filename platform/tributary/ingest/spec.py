@@ -13,68 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from tributary.ingest.files import Filesystem
+from tributary.ingest.sql import SqlDatabase
 from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 SOURCE_NAME = r"^[a-z][a-z0-9_]*$"
-
-
-class SqlTable(Strict):
-    """One target table: a source table, or same-shaped shards unioned into one."""
-
-    name: str = Field(pattern=SOURCE_NAME, description="Target table name in raw_<source>.")
-    table: str | None = Field(None, description="Source table; defaults to `name`.")
-    shards: str | None = Field(
-        None,
-        description="Glob of same-shaped source tables (e.g. `orders_[0-9]*`) loaded into one "
-        "table; column `_source_table` says where each row came from.",
-    )
-    primary_key: str | list[str] | None = None
-    incremental: str | None = Field(None, description="Cursor column (e.g. `updated_at`).")
-    initial_value: Any = None
-
-    @model_validator(mode="after")
-    def _table_or_shards(self) -> SqlTable:
-        if self.table and self.shards:
-            raise ValueError("give either `table` or `shards`, not both")
-        return self
-
-
-class SqlDatabase(Strict):
-    credentials: str = Field(description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`.")
-    schema_: str | None = Field(None, alias="schema")
-    backend: Literal["pyarrow", "sqlalchemy", "pandas", "connectorx"] = "pyarrow"
-    chunk_size: int = 50_000
-    tables: list[SqlTable] = Field(min_length=1)
-
-
-class FileTable(Strict):
-    name: str = Field(pattern=SOURCE_NAME)
-    glob: str
-    format: Literal["csv"] = "csv"
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    primary_key: str | list[str] | None = Field(
-        None, description="Merge on this key; by default rows are keyed by file and line."
-    )
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(value)
-        except LookupError as exc:
-            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gbk, gb18030)") from exc
-        return value
-
-
-class Filesystem(Strict):
-    bucket_url: str = Field(description="Folder or bucket URL, usually `${SOME_ENV_VAR}`.")
-    tables: list[FileTable] = Field(min_length=1)
 
 
 class SourceSpec(Strict):
