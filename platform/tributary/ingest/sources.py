@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import dlt
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
-from dlt.sources.rest_api import rest_api_source
 
 from tributary.ingest.files import file_resources
+from tributary.ingest.rest import rest_source
 from tributary.ingest.spec import SourceSpec, resolve_env
 from tributary.ingest.sql import sql_resources
 
@@ -25,7 +25,7 @@ def build_source(spec: SourceSpec, environ: Mapping[str, str] | None = None) -> 
         spec = resolve_env(spec, environ)
     schema = Schema(spec.name, normalizers={"names": spec.naming})
     if spec.kind == "rest_api":
-        return rest_api_source(spec.rest_api, schema=schema)
+        return rest_source(spec.rest_api, schema)
     if spec.kind == "sql_database":
         resources = sql_resources(spec.sql_database)
     else:
