@@ -13,7 +13,7 @@ from tributary.automation.jobs import (
     finance_refresh,
     refresh_all,
 )
-from tributary.ingest.assets import build_ingest_assets
+from tributary.ingest.assets import build_ingest
 from tributary.mining.assets import build_mining_assets
 from tributary.publish.assets import build_publish_assets
 from tributary.quality.checks import build_quality_checks
@@ -22,14 +22,14 @@ from tributary.standardize.assets import build_dbt_assets
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    ingest = build_ingest_assets(settings)
+    ingest, ingest_checks = build_ingest(settings)
     dbt_models, dbt_resource = build_dbt_assets(settings)
     mining = build_mining_assets(settings)
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
     publish = build_publish_assets(settings, upstream=marts + [a.key for a in mining])
     return dg.Definitions(
         assets=[*ingest, dbt_models, *mining, *publish],
-        asset_checks=build_quality_checks(settings),
+        asset_checks=[*ingest_checks, *build_quality_checks(settings)],
         jobs=[refresh_all, finance_refresh],
         schedules=[daily_refresh],
         sensors=[finance_export_sensor],

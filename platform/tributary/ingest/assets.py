@@ -14,9 +14,11 @@ import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from tributary.ingest.drift import schema_drift
 from tributary.ingest.sources import build_source
 from tributary.ingest.spec import SourceSpec, load_specs
 from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.warehouse import connect
 
 INGEST_GROUP = "ingest"
 
@@ -43,6 +45,9 @@ class RawTableTranslator(DagsterDltTranslator):
 
 def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
     """A dlt pipeline per source system, its state kept beside the warehouse."""
+    # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
+    # which load brought it (drift, reconciliation and quarantine use it).
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=f"tributary_{spec.name}",
         destination=dlt.destinations.duckdb(str(settings.warehouse)),
@@ -53,10 +58,11 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
 
 def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
     """The multi-asset that loads every table of one source system in one dlt run."""
+    pipeline = pipeline_for(spec, settings)
 
     @dlt_assets(
         dlt_source=build_source(spec),
-        dlt_pipeline=pipeline_for(spec, settings),
+        dlt_pipeline=pipeline,
         name=f"ingest_{spec.name}",
         dagster_dlt_translator=RawTableTranslator(spec),
         pool=WAREHOUSE_POOL,
@@ -64,11 +70,77 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         # Secrets are resolved here, at run time, from the environment only.
         source = build_source(spec, environ=os.environ)
-        yield from dlt.run(context=context, dlt_source=source)
+        for result in dlt.run(context=context, dlt_source=source):
+            yield with_load_metadata(result, pipeline)
 
     return _load
 
 
-def build_ingest_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+def with_load_metadata(result: dg.MaterializeResult, pipeline: dlt.Pipeline) -> Any:
+    """dagster-dlt's metadata plus what an on-call engineer asks first: how long, how big,
+    which schema version."""
+    trace = pipeline.last_trace
+    table = result.asset_key.path[-1]
+    extra: dict[str, Any] = {"schema_version": pipeline.default_schema.version}
+    if trace is not None:
+        extra["duration_s"] = round((trace.finished_at - trace.started_at).total_seconds(), 3)
+        load = trace.last_load_info
+        if load is not None:
+            extra["bytes"] = sum(
+                job.file_size
+                for package in load.load_packages
+                for job in package.jobs.get("completed_jobs", [])
+                if job.job_file_info.table_name == table
+            )
+    return dg.MaterializeResult(
+        asset_key=result.asset_key,
+        metadata={**(result.metadata or {}), **extra},
+        check_results=result.check_results,
+        data_version=result.data_version,
+        tags=result.tags,
+    )
+
+
+def drift_checks(spec: SourceSpec, settings: Settings) -> dg.AssetChecksDefinition:
+    """One warning check per raw table: new columns are reported, changed types and vanished
+    columns fail the check (never the load: the data still flows, a person looks)."""
+    keys = [dg.AssetKey([spec.dataset, table]) for table in spec.table_names()]
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec("schema_drift", asset=key, description=drift_checks.__doc__)
+            for key in keys
+        ],
+        name=f"schema_drift_{spec.name}",
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+    )
+    def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+        selected = {k.asset_key.path[-1] for k in context.selected_asset_check_keys}
+        with connect(settings.warehouse, read_only=True) as con:
+            drift = schema_drift(con, spec.dataset, sorted(selected))
+        for table, found in drift.items():
+            yield dg.AssetCheckResult(
+                asset_key=dg.AssetKey([spec.dataset, table]),
+                check_name="schema_drift",
+                passed=not found.needs_attention,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "new_columns": found.new_columns,
+                    "type_changes": found.type_changes,
+                    "vanished_columns": found.vanished_columns,
+                    "contract": spec.contract,
+                },
+            )
+
+    return _check
+
+
+def build_ingest(settings: Settings) -> tuple[list[dg.AssetsDefinition], list[Any]]:
+    """Every source's assets and its schema drift checks."""
     Path(settings.dlt_pipelines_dir).mkdir(parents=True, exist_ok=True)
-    return [source_assets(spec, settings) for spec in load_specs(settings.sources_dir)]
+    specs = load_specs(settings.sources_dir)
+    return (
+        [source_assets(spec, settings) for spec in specs],
+        [drift_checks(spec, settings) for spec in specs],
+    )

@@ -18,6 +18,14 @@ from tributary.ingest.rest import rest_source
 from tributary.ingest.spec import SourceSpec, resolve_env
 from tributary.ingest.sql import sql_resources
 
+# A type change never silently becomes a variant column: under evolve it is allowed but
+# reported by the schema drift check; under freeze it fails the load.
+CONTRACTS = {
+    "evolve": "evolve",
+    "freeze": {"tables": "evolve", "columns": "freeze", "data_type": "freeze"},
+    "discard": {"tables": "evolve", "columns": "discard_value", "data_type": "discard_value"},
+}
+
 
 def build_source(spec: SourceSpec, environ: Mapping[str, str] | None = None) -> DltSource:
     """The dlt source for a spec; with ``environ`` every ``${VAR}`` is resolved from it."""
@@ -25,9 +33,13 @@ def build_source(spec: SourceSpec, environ: Mapping[str, str] | None = None) -> 
         spec = resolve_env(spec, environ)
     schema = Schema(spec.name, normalizers={"names": spec.naming})
     if spec.kind == "rest_api":
-        return rest_source(spec.rest_api, schema)
-    if spec.kind == "sql_database":
-        resources = sql_resources(spec.sql_database)
+        source = rest_source(spec.rest_api, schema)
     else:
-        resources = file_resources(spec.filesystem)
-    return dlt.source(lambda: resources, schema=schema)()
+        resources = (
+            sql_resources(spec.sql_database)
+            if spec.kind == "sql_database"
+            else file_resources(spec.filesystem)
+        )
+        source = dlt.source(lambda: resources, schema=schema)()
+    source.schema_contract = CONTRACTS[spec.contract]
+    return source
