@@ -39,6 +39,12 @@ class SourceSpec(Strict):
     )
     sql_database: SqlDatabase | None = None
     filesystem: Filesystem | None = None
+    contract: Literal["evolve", "freeze", "discard"] = Field(
+        "evolve",
+        description="When the data's shape changes: evolve (new columns flow in, reported), "
+        "freeze (a new column or type fails the load) or discard (values that do not fit "
+        "are dropped, reported).",
+    )
 
     @model_validator(mode="after")
     def _section_matches_kind(self) -> SourceSpec:
