@@ -1,10 +1,12 @@
 """`tributary …`: the commands people type (validate sources, run and serve the demo)."""
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tributary.settings import Settings
 
@@ -27,6 +29,39 @@ def validate(settings: Settings) -> int:
         print(f"{settings.sources_dir}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"{len(specs)} source(s) valid: {', '.join(s.name for s in specs)}")
+    return 0
+
+
+def schema_files(settings: Settings) -> dict[Path, str]:
+    """JSON Schemas of the source files and the dictionary, for editor completion."""
+    from tributary.ingest.spec import SourceSpec
+    from tributary.standardize.dictionary import Dictionary
+
+    folder = settings.sources_dir / "schemas"
+    return {
+        folder / f"{name}.schema.json": json.dumps(
+            model.model_json_schema(by_alias=True), indent=2, ensure_ascii=False
+        )
+        + "\n"
+        for name, model in (("source", SourceSpec), ("dictionary", Dictionary))
+    }
+
+
+def schema(settings: Settings, check: bool) -> int:
+    """Write the JSON Schemas, or with --check fail when the committed ones are stale."""
+    stale = [
+        p
+        for p, text in schema_files(settings).items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
+    if check:
+        for path in stale:
+            print(f"{path}: stale — run `tributary schema` and commit it", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in schema_files(settings).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 
@@ -67,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check every file under sources/")
+    schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
+    schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
     demo = commands.add_parser("demo", help="the demo enterprise")
     demo_commands = demo.add_subparsers(dest="demo_command", required=True)
     for name, text in [
@@ -83,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "validate":
         return validate(settings)
+    if args.command == "schema":
+        return schema(settings, args.check)
     if args.demo_command == "run":
         return demo_run(settings, args.seed, args.scale)
     if args.demo_command == "advance":

@@ -57,3 +57,15 @@ def test_finance_sensor_requests_a_run_once_per_new_file(tmp_path, monkeypatch):
     (tmp_path / "invoices_20260101.csv").write_text("x")
     later = finance_export_sensor(dg.build_sensor_context(cursor=first.cursor))
     assert later.run_requests[0].run_key == "invoices_20260101.csv"
+
+
+def test_committed_json_schemas_are_current():
+    """Editors complete keys from sources/schemas/*.json: they must match the models."""
+    tributary = Path(sys.executable).with_name("tributary")
+    result = subprocess.run(
+        [str(tributary), "schema", "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    schema = json.loads((PROJECT_ROOT / "sources" / "schemas" / "source.schema.json").read_text())
+    assert set(schema["properties"]) >= {"name", "kind", "rest_api", "sql_database", "filesystem"}
+    assert schema["additionalProperties"] is False
