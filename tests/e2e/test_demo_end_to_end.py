@@ -145,6 +145,14 @@ def test_demo_end_to_end_matches_truth_and_loads_incrementally(settings):
     assert len(checks) > 30 and all(c.passed for c in checks)
     assert_snapshot_matches_truth(settings.snapshot, enterprise.truth())
     assert_dictionary_fields_are_loaded(settings)
+    metadata = {
+        e.materialization.asset_key.to_user_string(): e.materialization.metadata
+        for e in first.get_asset_materialization_events()
+    }
+    orders = metadata["raw_erp/orders"]
+    assert orders["bytes"].value > 0 and orders["duration_s"].value > 0
+    assert orders["schema_version"].value >= 1
+    assert metadata["raw_finance/invoices"]["files_failed"].value == 0
     loaded_first = rows_loaded(first)
     assert loaded_first["raw_erp/orders"] == len(enterprise.truth().orders)
 

@@ -1,11 +1,13 @@
 """Pure helpers: shard matching, file parsing, the sensor's file tracking, settings."""
 
+import io
 import re
 
 import pytest
 
 from tributary.automation.jobs import new_files
-from tributary.ingest.files import FileTable, read_delimited
+from tributary.ingest.files import FileTable
+from tributary.ingest.files_read import read_rows
 from tributary.ingest.sql import SqlTable, matching_tables
 from tributary.settings import PROJECT_ROOT, Settings
 
@@ -21,7 +23,7 @@ def test_shards_match_by_glob_and_tables_by_name():
 def test_gbk_file_keeps_chinese_headers_text_values_and_lines():
     content = '发票号,金额(USD),日期\nINV-1,"1,234.50",2024年3月5日\nINV-2,007,2024年2月29日\n'
     table = FileTable(name="invoices", glob="*.csv", encoding="gbk")
-    rows = read_delimited(content.encode("gbk"), "invoices_1.csv", table)
+    [rows] = read_rows(lambda: io.BytesIO(content.encode("gbk")), "invoices_1.csv", table)
     assert rows[0] == {
         "发票号": "INV-1",
         "金额(USD)": "1,234.50",
@@ -36,8 +38,8 @@ def test_gbk_file_keeps_chinese_headers_text_values_and_lines():
 def test_undecodable_file_names_file_and_line():
     table = FileTable(name="invoices", glob="*.csv", encoding="utf-8")
     content = b"a,b\n1,2\n" + "发票".encode("gbk") + b",3\n"
-    with pytest.raises(ValueError, match=r"invoices_2.csv: line 3 is not valid utf-8"):
-        read_delimited(content, "invoices_2.csv", table)
+    with pytest.raises(ValueError, match=r"invoices_2.csv: line 3, column 1: not valid utf-8"):
+        read_rows(lambda: io.BytesIO(content), "invoices_2.csv", table)
 
 
 def test_sensor_sees_only_new_files(tmp_path):

@@ -15,6 +15,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from tributary.ingest.drift import schema_drift
+from tributary.ingest.files import file_error_counts
 from tributary.ingest.sources import build_source
 from tributary.ingest.spec import SourceSpec, load_specs
 from tributary.settings import WAREHOUSE_POOL, Settings
@@ -70,18 +71,26 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         # Secrets are resolved here, at run time, from the environment only.
         source = build_source(spec, environ=os.environ)
-        for result in dlt.run(context=context, dlt_source=source):
-            yield with_load_metadata(result, pipeline)
+        results = list(dlt.run(context=context, dlt_source=source))
+        failed_files = file_error_counts(pipeline) if spec.kind == "filesystem" else None
+        for result in results:
+            extra = {}
+            if failed_files is not None:
+                # Files that did not parse are in raw_<source>._file_errors; the rest loaded.
+                extra["files_failed"] = failed_files.get(result.asset_key.path[-1], 0)
+            yield with_load_metadata(result, pipeline, extra)
 
     return _load
 
 
-def with_load_metadata(result: dg.MaterializeResult, pipeline: dlt.Pipeline) -> Any:
+def with_load_metadata(
+    result: dg.MaterializeResult, pipeline: dlt.Pipeline, extra: dict[str, Any]
+) -> Any:
     """dagster-dlt's metadata plus what an on-call engineer asks first: how long, how big,
     which schema version."""
     trace = pipeline.last_trace
     table = result.asset_key.path[-1]
-    extra: dict[str, Any] = {"schema_version": pipeline.default_schema.version}
+    extra = {**extra, "schema_version": pipeline.default_schema.version}
     if trace is not None:
         extra["duration_s"] = round((trace.finished_at - trace.started_at).total_seconds(), 3)
         load = trace.last_load_info
