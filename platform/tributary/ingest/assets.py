@@ -71,7 +71,8 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         # Secrets are resolved here, at run time, from the environment only.
         source = build_source(spec, environ=os.environ)
-        results = list(dlt.run(context=context, dlt_source=source))
+        # Parquet load files: DuckDB ingests them tens of times faster than INSERT statements.
+        results = list(dlt.run(context=context, dlt_source=source, loader_file_format="parquet"))
         failed_files = file_error_counts(pipeline) if spec.kind == "filesystem" else None
         for result in results:
             extra = {}

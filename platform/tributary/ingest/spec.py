@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from tributary.ingest.files import Filesystem
+from tributary.ingest.rest_spec import RestApi
 from tributary.ingest.sql import SqlDatabase
 from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
 
@@ -34,7 +35,7 @@ class SourceSpec(Strict):
         description="How dlt names columns: snake_case (staffID -> staff_id) or duck_case "
         "(names kept as they are, e.g. Chinese headers).",
     )
-    rest_api: dict[str, Any] | None = Field(
+    rest_api: RestApi | None = Field(
         None, description="dlt rest_api configuration (client, resource_defaults, resources)."
     )
     sql_database: SqlDatabase | None = None
