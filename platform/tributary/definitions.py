@@ -26,10 +26,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     dbt_models, dbt_resource = build_dbt_assets(settings)
     mining = build_mining_assets(settings)
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
-    publish = build_publish_assets(settings, upstream=marts + [a.key for a in mining])
+    quality_checks = build_quality_checks(settings)
+    # The audit the snapshot waits for: every check on a mart (dbt tests and pandera).
+    audits = [
+        key
+        for key in [*dbt_models.check_keys, *(k for c in quality_checks for k in c.check_keys)]
+        if key.asset_key in marts
+    ]
+    publish = build_publish_assets(settings, marts + [a.key for a in mining], audits)
     return dg.Definitions(
         assets=[*ingest, dbt_models, *mining, *publish],
-        asset_checks=[*ingest_checks, *build_quality_checks(settings)],
+        asset_checks=[*ingest_checks, *quality_checks],
         jobs=[refresh_all, finance_refresh],
         schedules=[daily_refresh],
         sensors=[finance_export_sensor],

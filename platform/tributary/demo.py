@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
@@ -34,6 +35,16 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.Exec
     return job.execute_in_process(run_config=quiet, instance=instance, raise_on_error=False)
 
 
+def published_tables(snapshot: Path) -> list[tuple]:
+    """(table, rows, published_at) of the analyst snapshot; empty when there is none yet."""
+    if not snapshot.exists():
+        return []
+    with connect(snapshot, read_only=True) as con:
+        return con.execute(
+            "select table_name, row_count, published_at from published_tables order by 1"
+        ).fetchall()
+
+
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
     checks = result.get_asset_check_evaluations()
     failed = [c.asset_check_key.to_user_string() for c in checks if not c.passed]
@@ -48,11 +59,8 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
     lines += [f"  {key:<28} {rows:>8,}" for key, rows in sorted(loaded.items())]
     lines += ["", f"checks: {len(checks) - len(failed)} passed, {len(failed)} failed"]
     lines += [f"  FAILED {key}" for key in failed]
-    if settings.snapshot.exists():
-        with connect(settings.snapshot, read_only=True) as con:
-            published = con.execute(
-                "select table_name, row_count, published_at from published_tables order by 1"
-            ).fetchall()
+    published = published_tables(settings.snapshot)
+    if published:
         lines += [
             "",
             f"analyst snapshot: {settings.snapshot} "

@@ -34,7 +34,8 @@ class Settings:
         return cls(
             project_root=root,
             data_dir=data_dir,
-            # dbt_project/profiles.yml reads the same variable with the same default.
+            # dbt gets this path as --vars from the dbt asset; by hand, profiles.yml reads
+            # TRIBUTARY_WAREHOUSE (default: this file, when TRIBUTARY_DATA_DIR is unset).
             warehouse=Path(env.get("TRIBUTARY_WAREHOUSE", data_dir / "warehouse.duckdb")).resolve(),
             snapshot=Path(env.get("TRIBUTARY_SNAPSHOT", data_dir / "analyst.duckdb")).resolve(),
             dlt_pipelines_dir=data_dir / "dlt",

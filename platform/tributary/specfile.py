@@ -17,7 +17,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Never echo values in errors: at run time they hold resolved secrets.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,13 @@ def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
 
 def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
     """Read and validate one YAML file, or raise SpecErrors naming each mistake's line."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise SpecErrors(
+            [SpecError(path, line, "not valid UTF-8", "save the file as UTF-8")]
+        ) from None
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -98,7 +105,7 @@ def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
                 SpecError(
                     path,
                     mark.line + 1 if mark else None,
-                    f"not valid YAML: {exc.problem}",
+                    f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
                     "check indentation and quoting on that line",
                 )
             ]

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from demo_enterprise import DemoEnterprise
+from tributary.definitions import build_definitions
 from tributary.demo import environment, materialize_all, summarize
 from tributary.ingest.spec import load_specs
 from tributary.standardize.dictionary import load_dictionary, raw_column
@@ -215,3 +216,13 @@ def test_blocking_check_failure_keeps_the_snapshot(settings):
         ).fetchone()[0]
     assert amount < 0
     assert "FAILED marts/fct_orders:pandera_fct_orders" in summarize(result, settings)
+
+    # Publishing on its own later (UI, CLI) still refuses: the failed audit stands.
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+    alone = job.execute_in_process(
+        instance=instance,
+        asset_selection=[dg.AssetKey(["publish", "analyst_snapshot"])],
+        raise_on_error=False,
+    )
+    assert not alone.success
+    assert published_at(settings.snapshot) == before

@@ -3,6 +3,7 @@
 import threading
 
 import duckdb
+import pytest
 
 from tributary.publish.snapshot import publish_snapshot
 from tributary.warehouse import connect
@@ -77,3 +78,17 @@ def test_reader_holding_the_snapshot_sees_old_or_new_never_an_error(tmp_path):
     previous = snapshot.with_suffix(".previous.duckdb")
     with duckdb.connect(str(previous), read_only=True) as con:
         assert con.execute("select max(version) from marts.fct_orders").fetchone()[0] == 4
+
+
+def test_publish_refuses_when_a_required_table_is_missing(tmp_path):
+    warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "analyst.duckdb"
+    build_warehouse(warehouse, 1)
+    publish_snapshot(warehouse, snapshot)
+    with pytest.raises(LookupError, match="marts.dim_customer"):
+        publish_snapshot(warehouse, snapshot, required=["marts.fct_orders", "marts.dim_customer"])
+    with duckdb.connect(str(snapshot), read_only=True) as con:  # the old snapshot stands
+        assert con.execute("select count(*) from marts.fct_orders").fetchone()[0] == 1000
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(LookupError, match="every table"):
+        publish_snapshot(empty, tmp_path / "other.duckdb")

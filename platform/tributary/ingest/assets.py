@@ -47,7 +47,7 @@ class RawTableTranslator(DagsterDltTranslator):
 def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
     """A dlt pipeline per source system, its state kept beside the warehouse."""
     # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
-    # which load brought it (drift, reconciliation and quarantine use it).
+    # which load brought it (the schema drift check reads it).
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=f"tributary_{spec.name}",

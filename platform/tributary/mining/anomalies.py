@@ -48,7 +48,7 @@ def score_orders(orders: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             "order_id": orders["order_id"].to_numpy(),
             "anomaly_score": -model.score_samples(features),
             "is_anomaly": flags,
-            "reason": None,
+            "reason": pd.Series([None] * len(orders), dtype="string"),
         }
     )
     if flags.any():

@@ -1,13 +1,33 @@
 """The analyst snapshot: published only when everything upstream, and its checks, passed."""
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from tributary.publish.snapshot import PUBLISHED_SCHEMAS, publish_snapshot
 from tributary.settings import WAREHOUSE_POOL, Settings
 
 
+def audit_failures(instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckKey]) -> list[str]:
+    """Why the working warehouse may not be published: a check that failed, never ran, or has
+    not run since its table last changed. Empty when every audit passed."""
+    failures = []
+    for check in checks:
+        record = instance.get_latest_asset_check_evaluation_record(check)
+        evaluation = record.event.asset_check_evaluation if record and record.event else None
+        changed = instance.get_latest_materialization_event(check.asset_key)
+        name = check.to_user_string()
+        if evaluation is None:
+            failures.append(f"{name} has no result")
+        elif not evaluation.passed:
+            failures.append(f"{name} failed")
+        elif changed is not None and record.event.timestamp < changed.timestamp:
+            failures.append(f"{name} has not run since the table changed")
+    return failures
+
+
 def build_publish_assets(
-    settings: Settings, upstream: list[dg.AssetKey]
+    settings: Settings, upstream: list[dg.AssetKey], audits: list[dg.AssetCheckKey]
 ) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=["publish", "analyst_snapshot"],
@@ -17,12 +37,21 @@ def build_publish_assets(
         kinds={"duckdb"},
         description=(
             f"The DuckDB file analysts open ({settings.snapshot.name}): every table of "
-            f"{', '.join(PUBLISHED_SCHEMAS)}, copied only after the blocking checks passed, "
-            "then renamed into place in one step. The previous one is kept for rollback."
+            f"{', '.join(PUBLISHED_SCHEMAS)}, copied only when every check on the marts "
+            "passed since they last changed, then renamed into place in one step. The "
+            "previous one is kept for rollback."
         ),
     )
     def analyst_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        counts = publish_snapshot(settings.warehouse, settings.snapshot)
+        # Also when run on its own: a failed audit from an earlier run still blocks.
+        failures = audit_failures(context.instance, audits)
+        if failures:
+            raise dg.Failure(
+                "not published — the working warehouse failed its audit",
+                metadata={"failed_audits": failures},
+            )
+        tables = [f"{k.path[0]}.{k.path[-1]}" for k in upstream]
+        counts = publish_snapshot(settings.warehouse, settings.snapshot, required=tables)
         context.log.info(f"published {len(counts)} tables to {settings.snapshot}")
         return dg.MaterializeResult(
             metadata={
