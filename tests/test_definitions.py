@@ -1,5 +1,6 @@
 """The code location: loads, validates with Dagster's own CLI, and keeps its shape."""
 
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +28,7 @@ MARTS = {"marts/dim_employee", "marts/dim_customer", "marts/fct_orders", "marts/
 
 
 def test_asset_graph_shape(settings):
-    """A snapshot of keys and groups: an accidental rename fails here first."""
+    """The contracts between layers: raw keys, groups, and joins by key alone."""
     graph = build_definitions(settings).resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert RAW | MARTS | {"ml/order_anomalies", "publish/analyst_snapshot"} <= keys
@@ -40,6 +41,35 @@ def test_asset_graph_shape(settings):
     assert parents == {dg.AssetKey(["raw_hr", "employees"])}
     snapshot_parents = graph.get(dg.AssetKey(["publish", "analyst_snapshot"])).parent_keys
     assert {k.to_user_string() for k in snapshot_parents} == MARTS | {"ml/order_anomalies"}
+
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+
+
+def describe(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    return {
+        "assets": {
+            k.to_user_string(): graph.get(k).group_name
+            for k in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+        },
+        "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
+        "jobs": sorted(j.name for j in defs.jobs or []),
+        "schedules": sorted(s.name for s in defs.schedules or []),
+        "sensors": sorted(s.name for s in defs.sensors or []),
+    }
+
+
+def test_definitions_match_the_committed_snapshot(settings):
+    """Every key, group, check, job, schedule and sensor: a rename shows up in review.
+
+    After an intended change: TRIBUTARY_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions.py
+    """
+    current = describe(build_definitions(settings))
+    if os.environ.get("TRIBUTARY_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(current, indent=2, ensure_ascii=False) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text())
 
 
 def test_every_warehouse_step_shares_one_pool(settings):
@@ -57,6 +87,10 @@ def test_automation_is_declared(settings):
     assert defs.resolve_schedule_def("daily_refresh").cron_schedule == "0 6 * * *"
     sensor = defs.resolve_sensor_def("finance_export_sensor")
     assert sensor.job_name == "finance_refresh"
+    selection = defs.resolve_job_def("finance_refresh").asset_layer.executable_asset_keys
+    assert dg.AssetKey(["raw_finance", "invoices"]) in selection
+    assert dg.AssetKey(["publish", "analyst_snapshot"]) in selection  # downstream too
+    assert dg.AssetKey(["raw_erp", "orders"]) not in selection
 
 
 def test_dagster_validates_the_workspace(tmp_path: Path):

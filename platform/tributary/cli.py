@@ -15,11 +15,13 @@ def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
     from tributary.ingest.sources import build_source
     from tributary.ingest.spec import SpecErrors, load_specs
+    from tributary.standardize.dictionary import load_dictionary
 
     try:
         specs = load_specs(settings.sources_dir)
         for spec in specs:
             build_source(spec)  # dlt's own validation of rest_api configs, shards, globs
+        load_dictionary(settings.sources_dir)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -28,7 +30,7 @@ def validate(settings: Settings) -> int:
     except Exception as exc:  # dlt's validation names the key; keep it to one line
         print(f"{settings.sources_dir}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(specs)} source(s) valid: {', '.join(s.name for s in specs)}")
+    print(f"{len(specs)} source(s) and the dictionary valid: {', '.join(s.name for s in specs)}")
     return 0
 
 

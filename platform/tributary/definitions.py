@@ -7,13 +7,9 @@ each layer's builder, tested in tests/test_definitions.py): DuckDB never sees tw
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from tributary.automation.jobs import (
-    daily_refresh,
-    finance_export_sensor,
-    finance_refresh,
-    refresh_all,
-)
+from tributary.automation.jobs import daily_refresh, export_sensors, refresh_all
 from tributary.ingest.assets import build_ingest
+from tributary.ingest.spec import load_specs
 from tributary.mining.assets import build_mining_assets
 from tributary.publish.assets import build_publish_assets
 from tributary.quality.checks import build_quality_checks
@@ -22,7 +18,8 @@ from tributary.standardize.assets import build_dbt_assets
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    ingest, ingest_checks = build_ingest(settings)
+    specs = load_specs(settings.sources_dir)
+    ingest, ingest_checks = build_ingest(settings, specs)
     dbt_models, dbt_resource = build_dbt_assets(settings)
     mining = build_mining_assets(settings)
     marts = [key for key in dbt_models.keys if key.path[0] == "marts"]
@@ -37,9 +34,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest, dbt_models, *mining, *publish],
         asset_checks=[*ingest_checks, *quality_checks],
-        jobs=[refresh_all, finance_refresh],
+        jobs=[refresh_all],
         schedules=[daily_refresh],
-        sensors=[finance_export_sensor],
+        sensors=export_sensors(specs),
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource},
     )
 

@@ -81,11 +81,17 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
 def run_demo(settings: Settings, seed: int = 7, scale: float = 1.0) -> int:
     from demo_enterprise import DemoEnterprise
 
+    # `make demo` keeps run history where `make dev` shows it (DAGSTER_HOME); run by hand
+    # without it, history goes under the data folder.
+    if os.environ.get("DAGSTER_HOME"):
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.local_temp(str(settings.data_dir / "dagster"))
     enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
     if settings.warehouse.exists():
         enterprise.advance(1)  # a second run has something new to load, incrementally
     with enterprise.serve() as env, environment(env):
-        result = materialize_all(settings, dg.DagsterInstance.get())
+        result = materialize_all(settings, instance)
     print(f"demo enterprise at day {enterprise.day}")
     print(summarize(result, settings))
     return 0 if result.success else 1

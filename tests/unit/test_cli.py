@@ -1,13 +1,15 @@
 """`tributary validate`: one clear line per mistake, no traceback; and the finance sensor."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
 
-from tributary.automation.jobs import finance_export_sensor
+from tributary.automation.jobs import export_sensors
+from tributary.ingest.spec import load_specs
 from tributary.settings import PROJECT_ROOT
 
 
@@ -25,7 +27,7 @@ def validate(sources_dir: Path) -> subprocess.CompletedProcess:
 def test_validate_accepts_the_demo_sources():
     result = validate(PROJECT_ROOT / "sources")
     assert result.returncode == 0, result.stderr
-    assert "4 source(s) valid: crm, erp, finance, hr" in result.stdout
+    assert "4 source(s) and the dictionary valid: crm, erp, finance, hr" in result.stdout
 
 
 def test_validate_reports_each_broken_file_without_traceback(tmp_path):
@@ -46,17 +48,23 @@ def test_validate_reports_each_broken_file_without_traceback(tmp_path):
     assert any(f"{tmp_path / 'files.yaml'}:" in line and "not valid YAML" in line for line in lines)
 
 
-def test_finance_sensor_requests_a_run_once_per_new_file(tmp_path, monkeypatch):
+def test_export_sensor_runs_once_per_new_or_redelivered_file(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_EXPORT_DIR", str(tmp_path))
-    (tmp_path / "invoices_20251231.csv").write_text("x")
-    first = finance_export_sensor(dg.build_sensor_context())
+    sensor = export_sensors(load_specs(PROJECT_ROOT / "sources"))[0]
+    assert sensor.name == "finance_export_sensor"
+    invoices = tmp_path / "invoices_20251231.csv"
+    invoices.write_text("x")
+    (tmp_path / ".invoices_20260101.csv.tmp").write_text("half written")  # ignored
+    (tmp_path / "notes.txt").write_text("not an export")  # matches no glob
+    first = sensor(dg.build_sensor_context())
     assert len(first.run_requests) == 1
-    assert json.loads(first.cursor) == ["invoices_20251231.csv"]
-    again = finance_export_sensor(dg.build_sensor_context(cursor=first.cursor))
-    assert not again.run_requests
-    (tmp_path / "invoices_20260101.csv").write_text("x")
-    later = finance_export_sensor(dg.build_sensor_context(cursor=first.cursor))
-    assert later.run_requests[0].run_key == "invoices_20260101.csv"
+    assert list(json.loads(first.cursor)) == ["invoices_20251231.csv"]
+    assert not sensor(dg.build_sensor_context(cursor=first.cursor)).run_requests
+    # The same file delivered again with new content runs again.
+    os.utime(invoices, (invoices.stat().st_atime, invoices.stat().st_mtime + 60))
+    again = sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert len(again.run_requests) == 1
+    assert again.run_requests[0].run_key != first.run_requests[0].run_key
 
 
 def test_committed_json_schemas_are_current():

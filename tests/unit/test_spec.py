@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tributary.ingest.spec import SpecErrors, load_spec, load_specs, resolve_env
 from tributary.settings import PROJECT_ROOT
@@ -78,3 +79,12 @@ def test_env_references_resolve_and_missing_ones_are_named_not_printed():
     with pytest.raises(KeyError) as exc:
         resolve_env(spec, {"HR_BASE_URL": "http://h", "HR_CLIENT_ID": "id"})
     assert "HR_CLIENT_SECRET" in str(exc.value)
+
+
+def test_validation_error_at_run_time_never_echoes_a_resolved_secret():
+    # Regression: an empty variable beside a real secret made pydantic print the whole input.
+    spec = load_spec(PROJECT_ROOT / "sources" / "hr.yaml")
+    env = {"HR_BASE_URL": "http://h", "HR_CLIENT_ID": "", "HR_CLIENT_SECRET": "TOPSECRET-abc123"}
+    with pytest.raises(ValidationError, match="needs `client_id`") as exc:
+        resolve_env(spec, env)
+    assert "TOPSECRET" not in str(exc.value) and "TOPSECRET" not in repr(exc.value)

@@ -17,7 +17,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from tributary.ingest.drift import schema_drift
 from tributary.ingest.files import file_error_counts
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import SourceSpec, load_specs
+from tributary.ingest.spec import SourceSpec
 from tributary.settings import WAREHOUSE_POOL, Settings
 from tributary.warehouse import connect
 
@@ -146,10 +146,11 @@ def drift_checks(spec: SourceSpec, settings: Settings) -> dg.AssetChecksDefiniti
     return _check
 
 
-def build_ingest(settings: Settings) -> tuple[list[dg.AssetsDefinition], list[Any]]:
+def build_ingest(
+    settings: Settings, specs: list[SourceSpec]
+) -> tuple[list[dg.AssetsDefinition], list[Any]]:
     """Every source's assets and its schema drift checks."""
     Path(settings.dlt_pipelines_dir).mkdir(parents=True, exist_ok=True)
-    specs = load_specs(settings.sources_dir)
     return (
         [source_assets(spec, settings) for spec in specs],
         [drift_checks(spec, settings) for spec in specs],
