@@ -82,3 +82,38 @@ def test_wrong_secret_fails_without_revealing_it(settings):
     text = "\n".join(chain)
     assert "401" in text
     assert wrong["HR_CLIENT_SECRET"] not in text and env["HR_CLIENT_SECRET"] not in text
+
+
+def test_secret_in_query_params_is_redacted_from_errors(tmp_path, settings):
+    """A key passed as a plain query parameter (not through `auth`) stays out of errors too."""
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "legacy.yaml").write_text(
+        "name: legacy\nkind: rest_api\nrest_api:\n  client:\n    base_url: ${LEGACY_URL}\n"
+        "    retries: 0\n  resources:\n    - name: things\n      endpoint:\n"
+        "        path: things\n        params:\n          x_code: ${LEGACY_API_TOKEN}\n"
+    )
+    spec = load_spec(tmp_path / "legacy.yaml")
+    env = {"LEGACY_URL": f"http://127.0.0.1:{server.server_port}", "LEGACY_API_TOKEN": "tok-98765"}
+    try:
+        with pytest.raises(Exception) as exc:
+            run(spec, settings, env)
+    finally:
+        server.shutdown()
+    chain, error = [], exc.value
+    while error is not None:
+        chain.append(str(error))
+        error = error.__cause__ or error.__context__
+    assert "404" in "\n".join(chain)
+    assert "tok-98765" not in "\n".join(chain)

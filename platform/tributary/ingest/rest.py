@@ -12,7 +12,7 @@ that Tributary's keys become objects dlt's config accepts:
 Nothing connects while the source is built: a token is fetched with the first request.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dlt.common.schema import Schema
@@ -29,15 +29,21 @@ from tributary.ingest.rest_spec import Auth, Endpoint, Paginator, Resource, Rest
 SESSION_KEYS = {"requests_per_second", "retries", "backoff", "timeout"}
 
 
-def rest_source(config: RestApi | Mapping[str, Any], schema: Schema) -> DltSource:
-    """The dlt source for a ``rest_api`` section (client, resource_defaults, resources)."""
+def rest_source(
+    config: RestApi | Mapping[str, Any], schema: Schema, redact: Sequence[str] = ()
+) -> DltSource:
+    """The dlt source for a ``rest_api`` section (client, resource_defaults, resources).
+
+    ``redact``: more values to keep out of errors and logs (secrets placed outside ``auth``,
+    e.g. a key in ``params`` or ``headers``).
+    """
     section = config if isinstance(config, RestApi) else RestApi.model_validate(config)
-    return rest_api_source(dlt_config(section), schema=schema)
+    return rest_api_source(dlt_config(section, redact), schema=schema)
 
 
-def dlt_config(section: RestApi) -> dict[str, Any]:
+def dlt_config(section: RestApi, redact: Sequence[str] = ()) -> dict[str, Any]:
     """dlt's ``rest_api`` config for a section, Tributary's keys turned into objects."""
-    session = _session(section)
+    session = _session(section, redact)
     client = section.client
     config: dict[str, Any] = {
         "client": {
@@ -62,7 +68,7 @@ def _endpoints(section: RestApi) -> list[Endpoint]:
     return [e for e in candidates if e is not None]
 
 
-def _session(section: RestApi) -> RestSession:
+def _session(section: RestApi, redact: Sequence[str]) -> RestSession:
     """The source's session, its pool as wide as the most concurrent paginator."""
     client, endpoints = section.client, _endpoints(section)
     paginators = [p for p in (client.paginator, *(e.paginator for e in endpoints)) if p]
@@ -73,7 +79,7 @@ def _session(section: RestApi) -> RestSession:
         backoff_s=client.backoff,
         requests_per_second=client.requests_per_second,
         workers=max((p.concurrency for p in paginators), default=1),
-        secrets=[secret for auth in auths for secret in auth.secrets()],
+        secrets=[*(secret for auth in auths for secret in auth.secrets()), *redact],
     )
 
 

@@ -15,7 +15,7 @@ from dlt.extract.source import DltSource
 
 from tributary.ingest.files import file_resources
 from tributary.ingest.rest import rest_source
-from tributary.ingest.spec import SourceSpec, resolve_env
+from tributary.ingest.spec import SourceSpec, resolve_env, secret_values
 from tributary.ingest.sql import sql_resources
 
 # A type change never silently becomes a variant column: under evolve it is allowed but
@@ -29,11 +29,12 @@ CONTRACTS = {
 
 def build_source(spec: SourceSpec, environ: Mapping[str, str] | None = None) -> DltSource:
     """The dlt source for a spec; with ``environ`` every ``${VAR}`` is resolved from it."""
+    redact = secret_values(spec, environ) if environ is not None else []
     if environ is not None:
         spec = resolve_env(spec, environ)
     schema = Schema(spec.name, normalizers={"names": spec.naming})
     if spec.kind == "rest_api":
-        source = rest_source(spec.rest_api, schema)
+        source = rest_source(spec.rest_api, schema, redact)
     else:
         resources = (
             sql_resources(spec.sql_database)
