@@ -53,11 +53,19 @@ def test_type_change_is_a_variant_column_that_needs_attention(tmp_path):
 
 
 def test_vanished_column_is_reported(tmp_path):
-    load(tmp_path, [{"id": 1, "age": 30, "city": "上海"}])
-    load(tmp_path, [{"id": 2, "age": 31}])
+    load(tmp_path, [{"id": i, "age": 30, "city": "上海"} for i in range(20)])
+    load(tmp_path, [{"id": 100 + i, "age": 31} for i in range(10)])
     found = drift(tmp_path)
     assert found.vanished_columns == ["city"]
     assert found.needs_attention
+
+
+def test_a_few_rows_without_a_sparse_column_are_no_drift(tmp_path):
+    # Regression: one new row without a mostly-empty column was reported as vanished.
+    load(tmp_path, [{"id": i, "age": 30, "nickname": "x" if i == 0 else None} for i in range(20)])
+    load(tmp_path, [{"id": 100 + i, "age": 31} for i in range(10)])
+    load(tmp_path, [{"id": 200, "age": 32, "nickname": None}])
+    assert drift(tmp_path).vanished_columns == []
 
 
 def test_freeze_contract_fails_the_load_on_a_type_change(tmp_path):

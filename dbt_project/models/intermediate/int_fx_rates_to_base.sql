@@ -2,7 +2,7 @@
 with usd_rates as (
     select rate_date, currency, usd_per_unit
     from {{ ref('stg_finance__fx_rates') }}
-    qualify row_number() over (partition by rate_date, currency order by source_file desc) = 1
+    qualify row_number() over (partition by rate_date, currency order by load_id desc, source_file desc) = 1
 ),
 
 with_usd as (

@@ -8,7 +8,9 @@ payments as (
     from (
         select *
         from {{ ref('stg_finance__payments') }}
-        qualify row_number() over (partition by payment_id order by source_file desc) = 1
+        qualify row_number() over (
+            partition by payment_id order by load_id desc, source_file desc
+        ) = 1
     )
     group by invoice_id
 ),

@@ -4,7 +4,8 @@ dlt stores each version of a source's schema in ``raw_<source>._dlt_version`` an
 each load used in ``_dlt_loads``. Comparing the newest load's schema with the previous load's
 tells which columns are new and which became variant columns (a type change: dlt writes
 ``amount__v_text`` beside ``amount``). Vanished columns are those the newest load left
-entirely empty although earlier loads filled them.
+entirely empty although earlier loads mostly filled them; tables loaded by ``replace`` keep no
+earlier rows, so there vanished columns cannot be told.
 """
 
 import json
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 import duckdb
 
 DLT_COLUMN_PREFIX = "_dlt"
+# A column counts as vanished when a load of at least this many rows left it empty although
+# at least half the earlier rows had it: a few new rows of a sparse column are no signal.
+MIN_ROWS_FOR_VANISHED = 10
 
 
 @dataclass
@@ -78,13 +82,19 @@ def _vanished(
         for q in quoted
     )
     row = con.execute(
-        f"select count(*) filter (where _dlt_load_id = {latest}), {counts} "
+        f"select count(*) filter (where _dlt_load_id = {latest}), "
+        f"count(*) filter (where _dlt_load_id <> {latest}), {counts} "
         f'from "{dataset}"."{table}"'
     ).fetchone()
-    if not row[0]:
-        return []  # nothing loaded this time: nothing can have vanished
-    pairs = zip(row[1::2], row[2::2], strict=True)
-    return [c for c, (now, before) in zip(columns, pairs, strict=True) if now == 0 and before]
+    rows_now, rows_before = row[0], row[1]
+    if rows_now < MIN_ROWS_FOR_VANISHED or not rows_before:
+        return []  # too few new rows to tell an empty column from a sparse one
+    pairs = zip(row[2::2], row[3::2], strict=True)
+    return [
+        c
+        for c, (now, before) in zip(columns, pairs, strict=True)
+        if now == 0 and before / rows_before >= 0.5
+    ]
 
 
 def schema_drift(

@@ -9,5 +9,6 @@ select
     {{ parse_money('"金额(USD)"') }} as amount_usd,
     cast(strptime(trim("日期"), '%Y年%m月%d日') as date) as invoice_date,
     _file_name as source_file,
-    _line as source_line
+    _line as source_line,
+    _dlt_load_id as load_id
 from source
