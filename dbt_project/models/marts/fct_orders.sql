@@ -9,7 +9,7 @@ lines as (
         count(*) as n_lines,
         sum(order_lines.quantity) as total_quantity,
         max(order_lines.quantity) as max_line_quantity,
-        sum(order_lines.line_amount_cny) as amount_cny,
+        sum(order_lines.line_amount_cny) as amount_local,
         max(order_lines.unit_price_cny / nullif(products.list_price_cny, 0)) as max_price_to_list
     from {{ ref('stg_erp__order_lines') }} as order_lines
     left join {{ ref('stg_erp__products') }} as products
@@ -29,10 +29,10 @@ select
     orders.employee_id,
     orders.status,
     orders.currency,
-    coalesce(lines.amount_cny, 0) as amount_local,
+    coalesce(lines.amount_local, 0) as amount_local,
     rates.rate_to_base as fx_rate,
     rates.base_currency,
-    round(coalesce(lines.amount_cny, 0) * rates.rate_to_base, 2) as amount_base,
+    round(coalesce(lines.amount_local, 0) * rates.rate_to_base, 2) as amount_base,
     coalesce(lines.n_lines, 0) as n_lines,
     coalesce(lines.total_quantity, 0) as total_quantity,
     lines.max_line_quantity,
