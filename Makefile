@@ -40,3 +40,18 @@ lint: install
 
 clean:
 	rm -rf data dbt_project/target
+
+# TPC-H lineitem PostgreSQL -> DuckDB: Tributary beside the postgres scanner, connectorx, dlt and
+# Sling (bench/ingest.py). SF=0.1 for a quick run. The scanner cannot load in duckdb 2.0 offline,
+# so it runs from its own virtualenv under .tools/ (duckdb 1.5.5 and its extension wheel, plus the
+# DuckDB CLI Sling writes through). Never part of `make test`.
+SF ?= 1
+BENCH_SCANNER := .tools/bench-scanner
+.PHONY: bench-ingest
+bench-ingest: $(UV)
+	$(UV) sync --frozen --quiet --group bench
+	test -x $(BENCH_SCANNER)/bin/python || $(UV) venv --quiet --python 3.11 $(BENCH_SCANNER)
+	$(UV) pip install --quiet --python $(BENCH_SCANNER)/bin/python \
+		duckdb==1.5.5 duckdb-extension-postgres==1.5.5 duckdb-cli==1.5.6
+	SLING_BINARY=$(VENV)/lib/python3.11/site-packages/sling_linux_amd64/bin/sling-linux-amd64 \
+		$(VENV)/bin/python bench/ingest.py --sf $(SF) --scanner-python $(BENCH_SCANNER)/bin/python

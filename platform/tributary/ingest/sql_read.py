@@ -5,8 +5,8 @@ rendered by it), so a table, column or cursor value from a YAML file never lands
 raw text. Batches are bounded (``chunk_size`` rows), so memory stays flat on tables of any size.
 """
 
-import re
 from collections.abc import Iterator
+from itertools import chain, pairwise
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -17,6 +17,7 @@ from dlt.sources.sql_database.arrow_helpers import row_tuples_to_arrow
 from dlt.sources.sql_database.schema_types import table_to_columns
 
 Backend = Literal["connectorx", "pyarrow"]
+RANGE_BATCHES = 5  # batches per range of a split read: bounds what connectorx holds ahead
 # SQLAlchemy backend name -> connectorx URL scheme, for the engines the tests cover.
 CONNECTORX_SCHEMES = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
@@ -69,16 +70,10 @@ def column_hints(source: sa.FromClause) -> dict[str, Any]:
 
 
 def partition_column(source: sa.FromClause, key: list[str], columns: dict[str, Any]) -> str | None:
-    """The column connectorx may split a table's read on: an integer first key column.
-
-    connectorx writes that name into its range queries unquoted, so only a plain lower-case
-    identifier that really is a column of the reflected table qualifies.
-    """
+    """The column a table's read may be split on: its integer first key column."""
     if not key or not isinstance(source, sa.Table) or key[0] not in source.c:
         return None
-    name = key[0]
-    plain = re.fullmatch(r"[a-z_][a-z0-9_]*", name) is not None
-    return name if plain and columns.get(name, {}).get("data_type") == "bigint" else None
+    return key[0] if columns.get(key[0], {}).get("data_type") == "bigint" else None
 
 
 def read_arrow(
@@ -87,41 +82,78 @@ def read_arrow(
     backend: Backend,
     chunk_size: int,
     columns: dict[str, Any],
-    partition_on: str | None = None,
+    split_on: sa.ColumnElement[Any] | None = None,
     readers: int = 1,
 ) -> Iterator[pa.Table]:
     """The statement's rows in Arrow tables of at most ``chunk_size`` rows.
 
-    connectorx streams record batches decoded in Rust, in the background while the caller works
-    on the previous batch; with ``partition_on`` and ``readers`` > 1 it splits the read into
-    value ranges read over parallel connections. When it refuses the statement up front (a column
-    type it cannot map, an option in the URL it does not know) the read falls back to SQLAlchemy
-    + pyarrow with a warning rather than failing the load.
+    connectorx decodes in Rust, in the background while the caller works on the previous batch,
+    but its stream runs ahead without bound when the caller is slower (a busy machine, a slow
+    warehouse): the whole table can pile up in memory. So a table with an integer first key
+    column (``split_on``) is read in ranges of about ``RANGE_BATCHES`` batches, at most
+    ``readers`` at a time, each over its own connection: memory stays bounded and the reads
+    overlap. A query or a table without such a key is one stream. When connectorx refuses the
+    statement up front (a column type it cannot map, an option in the URL it does not know) the
+    read falls back to SQLAlchemy + pyarrow with a warning rather than failing the load.
     """
     if backend == "connectorx":
-        partitions = {"partition_on": partition_on, "partition_num": readers}
-        reader = _connectorx_reader(
-            engine, statement, chunk_size, partitions if partition_on and readers > 1 else {}
-        )
-        if reader is not None:
-            yield from _connectorx_tables(reader, columns)
+        parts = [statement]
+        if split_on is not None:
+            parts = _ranges(engine, statement, split_on, RANGE_BATCHES * chunk_size) or parts
+        first = _connectorx_reader(engine, parts[0], chunk_size)
+        if first is not None:
+            later = (_connectorx_reader(engine, part, chunk_size) for part in parts[1:])
+            streams = chain([first], later)
+            yield from _in_turn((_connectorx_tables(s, columns) for s in streams), readers)
             return
     yield from _pyarrow_batches(engine, statement, chunk_size, columns)
 
 
+def _ranges(
+    engine: sa.Engine, statement: sa.Select[Any], column: sa.ColumnElement[Any], rows: int
+) -> list[sa.Select[Any]]:
+    """The statement cut into ranges of ``column`` holding about ``rows`` rows each."""
+    result = statement.subquery()
+    value = result.c[column.name]
+    bounds = sa.select(sa.func.min(value), sa.func.max(value), sa.func.count())
+    with engine.connect() as connection:
+        low, high, count = connection.execute(bounds.select_from(result)).one()
+    parts = -(-count // rows)  # ceiling
+    if low is None or parts < 2:
+        return []
+    step = (high - low + parts) // parts  # ceil((high - low + 1) / parts)
+    edges = [low + i * step for i in range(parts)] + [high + 1]
+    return [statement.where(column >= a, column < b) for a, b in pairwise(edges) if a < b]
+
+
+def _in_turn(streams: Iterator[Iterator[pa.Table]], readers: int) -> Iterator[pa.Table]:
+    """Batches from up to ``readers`` streams at once, one from each in turn.
+
+    A stream is opened (and starts fetching) only when another one ends.
+    """
+    active: list[Iterator[pa.Table]] = []
+    while True:
+        while len(active) < readers and (stream := next(streams, None)) is not None:
+            active.append(stream)
+        if not active:
+            return
+        for stream in list(active):
+            batch = next(stream, None)
+            if batch is None:
+                active.remove(stream)
+            else:
+                yield batch
+
+
 def _connectorx_reader(
-    engine: sa.Engine, statement: sa.Select[Any], chunk_size: int, partitions: dict[str, Any]
+    engine: sa.Engine, statement: sa.Select[Any], chunk_size: int
 ) -> pa.RecordBatchReader | None:
     import connectorx as cx
 
     sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
     try:
         return cx.read_sql(
-            connectorx_url(engine.url),
-            sql,
-            return_type="arrow_stream",
-            batch_size=chunk_size,
-            **partitions,
+            connectorx_url(engine.url), sql, return_type="arrow_stream", batch_size=chunk_size
         )
     except BaseException as exc:
         # An unsupported column type (interval, money, xml, …) is a Rust panic, which pyo3
