@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tributary.automation.jobs import new_files
+from tributary.automation.jobs import changed_files, matching_files
 from tributary.ingest.files import FileTable
 from tributary.ingest.files_read import read_rows
 from tributary.ingest.sql import SqlTable, matching_tables
@@ -42,12 +42,20 @@ def test_undecodable_file_names_file_and_line():
         read_rows(lambda: io.BytesIO(content), "invoices_2.csv", table)
 
 
-def test_sensor_sees_only_new_files(tmp_path):
+def test_sensor_sees_matching_new_and_redelivered_files(tmp_path):
     (tmp_path / "invoices_20251231.csv").write_text("x")
     (tmp_path / "payments_20251231.csv").write_text("x")
-    assert new_files(tmp_path, set()) == ["invoices_20251231.csv", "payments_20251231.csv"]
-    assert new_files(tmp_path, {"invoices_20251231.csv"}) == ["payments_20251231.csv"]
-    assert new_files(tmp_path / "missing", set()) == []
+    (tmp_path / ".invoices_20260101.csv.tmp").write_text("half")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "invoices_old.csv").write_text("x")
+    current = matching_files(tmp_path, ["invoices_*.csv", "**/invoices_*.csv"])
+    assert sorted(current) == ["invoices_20251231.csv", "sub/invoices_old.csv"]
+    assert changed_files(current, {}) == sorted(current)
+    assert changed_files(current, dict(current)) == []
+    assert changed_files(current, {**current, "invoices_20251231.csv": 0.0}) == [
+        "invoices_20251231.csv"
+    ]
+    assert matching_files(tmp_path / "missing", ["*.csv"]) == {}
 
 
 def test_profile_default_warehouse_matches_settings_default():
