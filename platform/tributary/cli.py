@@ -104,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check every file under sources/")
+    discover_command = commands.add_parser(
+        "discover", help="add the tables matching a SQL source's `discover` patterns to its file"
+    )
+    discover_command.add_argument("source")
+    discover_command.add_argument("--check", action="store_true", help="fail if tables are new")
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
     demo = commands.add_parser("demo", help="the demo enterprise")
@@ -124,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return validate(settings)
     if args.command == "schema":
         return schema(settings, args.check)
+    if args.command == "discover":
+        from tributary.ingest.sql_discover import discover
+
+        return discover(settings, args.source, check=args.check)
     if args.demo_command == "run":
         return demo_run(settings, args.seed, args.scale)
     if args.demo_command == "advance":

@@ -13,6 +13,7 @@ import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from tributary.ingest.drift import schema_drift
 from tributary.ingest.files import file_error_counts
@@ -51,7 +52,13 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
         pipeline_name=f"tributary_{spec.name}",
-        destination=dlt.destinations.duckdb(str(settings.warehouse)),
+        # Insertion order means nothing in raw tables; keeping it cost a third of peak memory
+        # in the ingest benchmark (docs/benchmarks.md).
+        destination=dlt.destinations.duckdb(
+            DuckDbCredentials(
+                str(settings.warehouse), local_config={"preserve_insertion_order": False}
+            )
+        ),
         dataset_name=spec.dataset,
         pipelines_dir=str(settings.dlt_pipelines_dir),
     )
