@@ -4,9 +4,11 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tributary.settings import PROJECT_ROOT, Settings
 
@@ -53,3 +55,25 @@ def postgres_url() -> str:
 def mariadb_url() -> str:
     require_service("127.0.0.1", 3306, "MariaDB")
     return MARIADB_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def database(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty database on each engine: (url, schema or None), dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'source.sqlite'}", None
+        return
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        yield url, name
+        with sa.create_engine(url).begin() as con:
+            con.execute(sa.text(f'drop schema if exists "{name}" cascade'))
+        return
+    server = request.getfixturevalue("mariadb_url")
+    engine = sa.create_engine(server)
+    with engine.begin() as con:
+        con.execute(sa.text(f"create database `{name}` character set utf8mb4"))
+    yield server.rsplit("/", 1)[0] + f"/{name}", None
+    with engine.begin() as con:
+        con.execute(sa.text(f"drop database `{name}`"))

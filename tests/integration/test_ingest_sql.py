@@ -4,11 +4,7 @@ Yearly order tables land in one `orders` table with their origin; a second run a
 clock moves loads only changed rows; a crash between extract and load is repaired by re-running.
 """
 
-import uuid
-
 import duckdb
-import pytest
-import sqlalchemy as sa
 
 from demo_enterprise import generate, write_erp
 from tributary.ingest.assets import pipeline_for
@@ -23,28 +19,6 @@ def erp_spec(schema: str | None = None):
     spec = load_spec(PROJECT_ROOT / "sources" / "erp.yaml")
     db = spec.sql_database.model_copy(update={"schema_": schema})
     return spec.model_copy(update={"sql_database": db})
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def erp_database(request, tmp_path):
-    """An empty ERP database on each engine: (url, schema) — dropped afterwards."""
-    name = f"erp_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'erp.sqlite'}", None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        yield url, name
-        with sa.create_engine(url).begin() as con:
-            con.execute(sa.text(f'drop schema if exists "{name}" cascade'))
-        return
-    server = request.getfixturevalue("mariadb_url")
-    engine = sa.create_engine(server)
-    with engine.begin() as con:
-        con.execute(sa.text(f"create database `{name}` character set utf8mb4"))
-    yield server.rsplit("/", 1)[0] + f"/{name}", None
-    with engine.begin() as con:
-        con.execute(sa.text(f"drop database `{name}`"))
 
 
 def load(spec, settings, url):
@@ -64,8 +38,8 @@ def warehouse_rows(settings, sql: str):
         return con.execute(sql).fetchall()
 
 
-def test_erp_loads_shards_into_one_table_and_then_only_changes(erp_database, settings):
-    url, schema = erp_database
+def test_erp_loads_shards_into_one_table_and_then_only_changes(database, settings):
+    url, schema = database
     spec = erp_spec(schema)
     day0 = generate(seed=5, scale=SCALE, day=0)
     write_erp(url, day0, schema=schema)

@@ -24,28 +24,6 @@ T0 = dt.datetime(2024, 1, 1)
 T1 = dt.datetime(2024, 2, 1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-def database(request, tmp_path):
-    """An empty database on each engine: (url, schema), dropped afterwards."""
-    name = f"shop_{uuid.uuid4().hex[:8]}"
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shop.sqlite'}", None
-        return
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        yield url, name
-        with sa.create_engine(url).begin() as con:
-            con.execute(sa.text(f'drop schema if exists "{name}" cascade'))
-        return
-    server = request.getfixturevalue("mariadb_url")
-    engine = sa.create_engine(server)
-    with engine.begin() as con:
-        con.execute(sa.text(f"create database `{name}`"))
-    yield server.rsplit("/", 1)[0] + f"/{name}", None
-    with engine.begin() as con:
-        con.execute(sa.text(f"drop database `{name}`"))
-
-
 def shop_tables(schema: str | None) -> tuple[sa.MetaData, sa.Table, list[sa.Table]]:
     metadata = sa.MetaData(schema=schema)
     customers = sa.Table(
