@@ -250,6 +250,18 @@ def test_new_file_is_picked_up_and_only_it_is_read(tmp_path, settings):
     assert sorted(by_file) == [("invoices_1.csv", 3), ("invoices_2.csv", 2)]
 
 
+def test_late_file_with_an_older_time_is_still_loaded(tmp_path, settings):
+    # Regression: a max-mtime cursor skipped files copied with their old times (cp -p, unzip).
+    spec = write_spec(tmp_path, INVOICES_YAML)
+    folder = tmp_path / "exports"
+    deliver(folder, "invoices_2.csv", invoices(2), 2)
+    assert load(spec, settings, folder)["invoices"] == 2
+    deliver(folder, "invoices_1.csv", invoices(3), 1)  # arrives later, an older timestamp
+    assert load(spec, settings, folder)["invoices"] == 3
+    by_file = query(settings, "select _file_name, count(*) from raw_exports.invoices group by 1")
+    assert sorted(by_file) == [("invoices_1.csv", 3), ("invoices_2.csv", 2)]
+
+
 def test_bad_files_are_reported_with_line_and_column_and_the_others_load(tmp_path, settings):
     spec = write_spec(
         tmp_path, INVOICES_YAML + "    - {name: events, glob: '*.jsonl', format: jsonl}\n"

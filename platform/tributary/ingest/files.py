@@ -171,8 +171,10 @@ def _file_resource(bucket_url: str, table: FileTable) -> DltResource:
     """Files matching a glob, each parsed whole or reported in `_file_errors`."""
     mode = table.load or "merge"
     files = filesystem(bucket_url=bucket_url, file_glob=table.glob).with_name(f"{table.name}_files")
-    if mode != "replace":  # replace re-reads every file, so a deleted file's rows go too
-        files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
+    # Which version of each file was read, kept in dlt state (committed with the load). Not a
+    # max-mtime cursor: a file delivered late with an older time (cp -p, rsync -a, unzip)
+    # would be skipped for good. replace re-reads every file, so a deleted file's rows go too.
+    tracks_files = mode != "replace"
     by_file = mode in ("merge", "scd2")  # a re-delivered file supersedes its earlier rows
     key = table.primary_key or [FILE_NAME_COLUMN, FILE_LINE_COLUMN]
     # An empty re-delivered file leaves no row to carry its name into the merge, so it sends a
@@ -187,9 +189,15 @@ def _file_resource(bucket_url: str, table: FileTable) -> DltResource:
         merge_key=FILE_NAME_COLUMN if by_file else None,
     )
     def rows(items: list[FileItemDict]) -> Iterator[Any]:
+        read = dlt.current.resource_state().setdefault("files", {}) if tracks_files else {}
         for item in items:
             # The path under the bucket: two folders may each hold an `export.csv`.
             name = item["relative_path"]
+            version = item["modification_date"].isoformat()
+            if read.get(name) == version:
+                continue  # this version was loaded before
+            if tracks_files:
+                read[name] = version
             try:
                 chunks = read_rows(partial(item.open, mode="rb"), name, table)
             except FileParseError as exc:
