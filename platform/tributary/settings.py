@@ -1,4 +1,7 @@
-"""Every path and environment variable Tributary reads, in one place.
+"""Every path and platform setting Tributary reads from the environment, in one place.
+
+(A source's own ``${VARS}`` — addresses and secrets — are read when its load runs; see
+``ingest/spec.py``.)
 
 Read when definitions, resources and commands are built (``Settings.from_env()``), never at
 import time, so tests can point a whole build at a temporary folder.

@@ -14,6 +14,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+# Source and table names: also the DuckDB schema/table and the Dagster key, so they must
+# survive dlt's name normalization unchanged.
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class Strict(BaseModel):

@@ -30,29 +30,28 @@ def rows_loaded(result: dg.ExecuteInProcessResult) -> dict[str, int]:
     }
 
 
+def by_key(con, sql: str) -> dict:
+    """Rows keyed by their first column, the rest as a tuple."""
+    return {row[0]: row[1:] for row in con.execute(sql).fetchall()}
+
+
 def assert_snapshot_matches_truth(snapshot, truth) -> None:
     with duckdb.connect(str(snapshot), read_only=True) as con:
-        employees = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select employee_id, full_name, gender, hire_date, monthly_salary_cny, email, "
-                "hr_staff_id, erp_emp_no, crm_user_id from marts.dim_employee"
-            ).fetchall()
-        }
-        orders = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select order_id, order_date, customer_id, employee_id, status, amount_local, "
-                "fx_rate, amount_base from marts.fct_orders"
-            ).fetchall()
-        }
-        customers = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select customer_id, company_name, phone_e164, email, owner_employee_id, "
-                "created_at from marts.dim_customer"
-            ).fetchall()
-        }
+        employees = by_key(
+            con,
+            "select employee_id, full_name, gender, hire_date, monthly_salary_cny, email, "
+            "hr_staff_id, erp_emp_no, crm_user_id from marts.dim_employee",
+        )
+        orders = by_key(
+            con,
+            "select order_id, order_date, customer_id, employee_id, status, amount_local, "
+            "fx_rate, amount_base from marts.fct_orders",
+        )
+        customers = by_key(
+            con,
+            "select customer_id, company_name, phone_e164, email, owner_employee_id, "
+            "created_at from marts.dim_customer",
+        )
         invoices = con.execute(
             "select count(*), sum(amount_base) from marts.fct_invoices"
         ).fetchone()

@@ -20,6 +20,15 @@ def spec_with_page_size(name: str, param: str, size: int):
     return spec.model_copy(update={"rest_api": config})
 
 
+def error_chain(error: BaseException | None) -> str:
+    """Every message of an exception and its causes: what a person reading the failure sees."""
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(messages)
+
+
 def run(spec, settings, env):
     pipeline = pipeline_for(spec, settings)
     pipeline.run(build_source(spec, environ=env)).raise_on_failed_jobs()
@@ -75,11 +84,7 @@ def test_wrong_secret_fails_without_revealing_it(settings):
         wrong = {**env, "HR_CLIENT_SECRET": "not-the-secret-" + env["HR_CLIENT_SECRET"][:6]}
         with pytest.raises(Exception) as exc:
             run(spec, settings, wrong)
-    chain, error = [], exc.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__ or error.__context__
-    text = "\n".join(chain)
+    text = error_chain(exc.value)
     assert "401" in text
     assert wrong["HR_CLIENT_SECRET"] not in text and env["HR_CLIENT_SECRET"] not in text
 
@@ -111,9 +116,5 @@ def test_secret_in_query_params_is_redacted_from_errors(tmp_path, settings):
             run(spec, settings, env)
     finally:
         server.shutdown()
-    chain, error = [], exc.value
-    while error is not None:
-        chain.append(str(error))
-        error = error.__cause__ or error.__context__
-    assert "404" in "\n".join(chain)
-    assert "tok-98765" not in "\n".join(chain)
+    text = error_chain(exc.value)
+    assert "404" in text and "tok-98765" not in text

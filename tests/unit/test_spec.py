@@ -88,3 +88,17 @@ def test_validation_error_at_run_time_never_echoes_a_resolved_secret():
     with pytest.raises(ValidationError, match="needs `client_id`") as exc:
         resolve_env(spec, env)
     assert "TOPSECRET" not in str(exc.value) and "TOPSECRET" not in repr(exc.value)
+
+
+def test_rest_resource_names_must_survive_normalization(tmp_path):
+    # Regression: `staffList` became table staff_list while its asset kept staffList.
+    path = write(
+        tmp_path,
+        "hr",
+        "name: hr\nkind: rest_api\nrest_api:\n  client: {base_url: 'http://h'}\n"
+        "  resources:\n    - name: staffList\n      endpoint: {path: staff}\n",
+    )
+    with pytest.raises(SpecErrors) as exc:
+        load_spec(path)
+    [error] = exc.value.errors
+    assert error.line == 6 and "name" in error.message

@@ -28,9 +28,8 @@ from tributary.ingest.files_read import (
     read_rows,
 )
 from tributary.ingest.load import LoadMode, write_disposition
-from tributary.specfile import Strict
+from tributary.specfile import NAME_PATTERN, Strict
 
-TABLE_NAME = r"^[a-z][a-z0-9_]*$"
 ERRORS_TABLE = "_file_errors"
 # Flags an empty re-delivered file: its earlier rows are deleted and the flag row not kept.
 FILE_DELETED_COLUMN = "_file_deleted"
@@ -61,7 +60,7 @@ _EXTENSION_FORMATS: dict[str, frozenset[str]] = {
 class FileTable(Strict):
     """One raw table, filled from every file whose path under the bucket matches `glob`."""
 
-    name: str = Field(pattern=TABLE_NAME)
+    name: str = Field(pattern=NAME_PATTERN)
     glob: str = Field(description="Files under bucket_url, e.g. `invoices_*.csv`, `**/*.json`.")
     format: FileFormat = Field(
         "csv",

@@ -26,7 +26,7 @@ from pydantic import BaseModel, BeforeValidator, Field, create_model, model_seri
 from pydantic import model_validator as validator
 
 from tributary.ingest.rest_auth import HMAC_KEYS, OAUTH2_KEYS
-from tributary.specfile import Strict
+from tributary.specfile import NAME_PATTERN, Strict
 
 
 def _keys(typed_dict: type) -> set[str]:
@@ -241,7 +241,9 @@ class _ResourceDefaults(Section):
 
 
 class _Resource(Section):
-    name: str
+    # The raw table and asset key are this name: dlt would rename `staffList` to `staff_list`
+    # and the asset would point at a table that does not exist.
+    name: str = Field(pattern=NAME_PATTERN)
     endpoint: EndpointField = None
 
 

@@ -18,16 +18,15 @@ from pydantic import BaseModel, Field, model_validator
 from tributary.ingest.files import Filesystem
 from tributary.ingest.rest_spec import RestApi
 from tributary.ingest.sql import SqlDatabase
-from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
+from tributary.specfile import NAME_PATTERN, SpecError, SpecErrors, Strict, line_of, load_model
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
-SOURCE_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class SourceSpec(Strict):
     """A source system: where it is, how to reach it, which tables it gives."""
 
-    name: str = Field(pattern=SOURCE_NAME, description="Loads into schema raw_<name>.")
+    name: str = Field(pattern=NAME_PATTERN, description="Loads into schema raw_<name>.")
     description: str = ""
     kind: Literal["rest_api", "sql_database", "filesystem"]
     naming: Literal["snake_case", "duck_case"] = Field(

@@ -52,16 +52,15 @@ from tributary.ingest.sql_read import (
     read_arrow,
     reflect,
 )
-from tributary.specfile import Strict
+from tributary.specfile import NAME_PATTERN, Strict
 
 SOURCE_TABLE_COLUMN = "_source_table"  # which shard a row came from
-TABLE_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class SqlTable(Strict):
     """One target table: a source table, same-shaped shards unioned into one, or a query."""
 
-    name: str = Field(pattern=TABLE_NAME, description="Target table name in raw_<source>.")
+    name: str = Field(pattern=NAME_PATTERN, description="Target table name in raw_<source>.")
     table: str | None = Field(None, description="Source table; defaults to `name`.")
     shards: str | None = Field(
         None,
