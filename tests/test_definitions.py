@@ -24,7 +24,13 @@ RAW = {
     "raw_finance/payments",
     "raw_finance/fx_rates",
 }
-MARTS = {"marts/dim_employee", "marts/dim_customer", "marts/fct_orders", "marts/fct_invoices"}
+MARTS = {
+    "marts/dim_employee",
+    "marts/dim_customer",
+    "marts/fct_orders",
+    "marts/fct_invoices",
+    "marts/crosswalk",
+}
 
 
 def test_asset_graph_shape(settings):

@@ -9,19 +9,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tributary.settings import Settings
+from tributary.specfile import SpecErrors
 
 
 def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
     from tributary.ingest.sources import build_source
-    from tributary.ingest.spec import SpecErrors, load_specs
+    from tributary.ingest.spec import load_specs
     from tributary.standardize.dictionary import load_dictionary
+    from tributary.standardize.mapping import load_mappings
 
     try:
         specs = load_specs(settings.sources_dir)
         for spec in specs:
             build_source(spec)  # dlt's own validation of rest_api configs, shards, globs
-        load_dictionary(settings.sources_dir)
+        dictionary = load_dictionary(settings.sources_dir)
+        load_mappings(settings.sources_dir, specs, dictionary)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -30,7 +33,35 @@ def validate(settings: Settings) -> int:
     except Exception as exc:  # dlt's validation names the key; keep it to one line
         print(f"{settings.sources_dir}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(specs)} source(s) and the dictionary valid: {', '.join(s.name for s in specs)}")
+    print(
+        f"{len(specs)} source(s), their mappings and the dictionary valid: "
+        f"{', '.join(s.name for s in specs)}"
+    )
+    return 0
+
+
+def generate(settings: Settings, check: bool) -> int:
+    """Write the dbt models and docs the dictionary and mappings imply, or with --check fail
+    when the committed ones are stale."""
+    from tributary.standardize.generate import project_files, stale_files
+
+    try:
+        files = project_files(settings)
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    write, delete = stale_files(files, settings.dbt_project_dir)
+    if check:
+        for path in write + delete:
+            print(f"{path}: stale — run `tributary generate` and commit it", file=sys.stderr)
+        return 1 if write or delete else 0
+    for path in write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path], encoding="utf-8")
+    for path in delete:
+        path.unlink()
+    print(f"{len(write)} file(s) written, {len(delete)} removed, {len(files)} up to date in all")
     return 0
 
 
@@ -38,6 +69,7 @@ def schema_files(settings: Settings) -> dict[Path, str]:
     """JSON Schemas of the source files and the dictionary, for editor completion."""
     from tributary.ingest.spec import SourceSpec
     from tributary.standardize.dictionary import Dictionary
+    from tributary.standardize.mapping import Mapping
 
     folder = settings.sources_dir / "schemas"
     return {
@@ -45,7 +77,11 @@ def schema_files(settings: Settings) -> dict[Path, str]:
             model.model_json_schema(by_alias=True), indent=2, ensure_ascii=False
         )
         + "\n"
-        for name, model in (("source", SourceSpec), ("dictionary", Dictionary))
+        for name, model in (
+            ("source", SourceSpec),
+            ("dictionary", Dictionary),
+            ("mapping", Mapping),
+        )
     }
 
 
@@ -109,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     discover_command.add_argument("source")
     discover_command.add_argument("--check", action="store_true", help="fail if tables are new")
+    generate_command = commands.add_parser(
+        "generate", help="write the dbt models and docs the dictionary and mappings imply"
+    )
+    generate_command.add_argument("--check", action="store_true", help="fail if they are stale")
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
     demo = commands.add_parser("demo", help="the demo enterprise")
@@ -129,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return validate(settings)
     if args.command == "schema":
         return schema(settings, args.check)
+    if args.command == "generate":
+        return generate(settings, args.check)
     if args.command == "discover":
         from tributary.ingest.sql_discover import discover
 

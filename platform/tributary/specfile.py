@@ -74,13 +74,16 @@ def _fix_for(error: Mapping[str, Any], model_fields: list[str]) -> str:
 def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
     """Known keys of the model at a location, for did-you-mean suggestions."""
     model: type[BaseModel] | None = root
+    dict_key = False  # the part after a dict-typed field is one of its keys, not a field
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or dict_key:
+            dict_key = False
             continue
         field = model.model_fields.get(part) or next(
             (f for f in model.model_fields.values() if f.alias == part), None
         )
         annotation = getattr(field, "annotation", None)
+        dict_key = getattr(annotation, "__origin__", None) is dict
         nested = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not None]
         nested = [getattr(a, "__args__", (a,))[0] for a in nested]
         model = next((a for a in nested if isinstance(a, type) and issubclass(a, BaseModel)), None)

@@ -1,8 +1,7 @@
 -- Rates from each currency into the base currency, per day: via USD, the unit finance uses.
 with usd_rates as (
     select rate_date, currency, usd_per_unit
-    from {{ ref('stg_finance__fx_rates') }}
-    qualify row_number() over (partition by rate_date, currency order by load_id desc, source_file desc) = 1
+    from {{ ref('int_fx_rate__conformed') }}
 ),
 
 with_usd as (

@@ -1,6 +1,6 @@
--- One row per CRM customer, with its owner and what it has ordered.
+-- One row per customer, with its owner and what it has ordered.
 with customers as (
-    select * from {{ ref('stg_crm__customers') }}
+    select * from {{ ref('int_customer__conformed') }}
 ),
 
 orders as (
@@ -25,6 +25,7 @@ select
     coalesce(orders.order_count, 0) as order_count,
     coalesce(orders.lifetime_amount_base, 0) as lifetime_amount_base,
     orders.first_order_date,
-    orders.last_order_date
+    orders.last_order_date,
+    customers._sources as source_systems
 from customers
 left join orders on customers.customer_id = orders.customer_id

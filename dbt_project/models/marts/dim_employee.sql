@@ -1,42 +1,38 @@
--- One row per person, whichever systems know them; HR is the system of record.
-with ids as (
-    select distinct employee_id from {{ ref('int_employee_crosswalk') }}
-),
-
-hr as (
-    select * from {{ ref('stg_hr__employees') }}
+-- One row per person, whichever systems know them; each system's own id beside the canonical one.
+with employees as (
+    select * from {{ ref('int_employee__conformed') }}
 ),
 
 departments as (
-    select * from {{ ref('stg_hr__departments') }}
+    select * from {{ ref('int_department__conformed') }}
 ),
 
-erp as (
-    select * from {{ ref('stg_erp__sales_reps') }}
-),
-
-crm as (
-    select * from {{ ref('stg_crm__users') }}
+system_ids as (
+    select
+        employee_id,
+        max(source_id) filter (where source = 'hr') as hr_staff_id,
+        max(source_id) filter (where source = 'erp') as erp_emp_no,
+        max(source_id) filter (where source = 'crm') as crm_user_id
+    from {{ ref('int_employee__crosswalk') }}
+    where employee_id is not null
+    group by employee_id
 )
 
 select
-    ids.employee_id,
-    coalesce(hr.full_name, erp.full_name, crm.full_name) as full_name,
-    hr.gender,
-    hr.hire_date,
-    hr.department_code,
+    employees.employee_id,
+    employees.full_name,
+    employees.gender,
+    employees.hire_date,
+    employees.department_code,
     departments.department_name,
-    hr.monthly_salary_cny,
-    coalesce(hr.email, crm.email) as email,
-    hr.staff_id as hr_staff_id,
-    erp.erp_emp_no,
-    crm.crm_user_id,
-    erp.region as sales_region,
-    hr.employee_id is not null as in_hr,
-    erp.employee_id is not null as in_erp,
-    crm.employee_id is not null as in_crm
-from ids
-left join hr on ids.employee_id = hr.employee_id
-left join departments on hr.department_code = departments.department_code
-left join erp on ids.employee_id = erp.employee_id
-left join crm on ids.employee_id = crm.employee_id
+    employees.monthly_salary,
+    employees.monthly_salary_currency,
+    employees.email,
+    system_ids.hr_staff_id,
+    system_ids.erp_emp_no,
+    system_ids.crm_user_id,
+    employees.sales_region,
+    employees._sources as source_systems
+from employees
+left join departments on employees.department_code = departments.department_code
+left join system_ids on employees.employee_id = system_ids.employee_id

@@ -1,6 +1,6 @@
--- One row per ERP order, amounts converted into the base currency at the order date's rate.
+-- One row per order, amounts converted into the base currency at the order date's rate.
 with orders as (
-    select * from {{ ref('stg_erp__orders') }}
+    select * from {{ ref('int_order__conformed') }}
 ),
 
 lines as (
@@ -9,10 +9,10 @@ lines as (
         count(*) as n_lines,
         sum(order_lines.quantity) as total_quantity,
         max(order_lines.quantity) as max_line_quantity,
-        sum(order_lines.line_amount_cny) as amount_local,
-        max(order_lines.unit_price_cny / nullif(products.list_price_cny, 0)) as max_price_to_list
-    from {{ ref('stg_erp__order_lines') }} as order_lines
-    left join {{ ref('stg_erp__products') }} as products
+        sum(round(order_lines.quantity * order_lines.unit_price, 2)) as amount_local,
+        max(order_lines.unit_price / nullif(products.list_price, 0)) as max_price_to_list
+    from {{ ref('int_order_line__conformed') }} as order_lines
+    left join {{ ref('int_product__conformed') }} as products
         on order_lines.product_id = products.product_id
     group by order_lines.order_id
 ),

@@ -88,7 +88,11 @@ def load_spec(path: Path) -> SourceSpec:
 
 def source_files(sources_dir: Path) -> list[Path]:
     """Source system files; the dictionary and mappings live beside them under other names."""
-    return sorted(p for p in sources_dir.glob("*.yaml") if not p.name.startswith("_"))
+    return sorted(
+        p
+        for p in sources_dir.glob("*.yaml")
+        if not p.name.startswith("_") and not p.name.endswith(".mapping.yaml")
+    )
 
 
 def load_specs(sources_dir: Path) -> list[SourceSpec]:

@@ -1,68 +1,135 @@
-"""The data dictionary (``sources/dictionary/entities.yaml``): canonical entities and fields,
-and which source field feeds each one.
+"""The data dictionary (``sources/dictionary/entities.yaml``): the canonical entities, their
+fields, and how records of one entity from several systems become one.
 
-Source field names are the systems' own, before dlt normalizes them (``staffID``); use
-``raw_column`` to get the warehouse column a mapping reads.
+Which source field feeds which canonical field is not here: each source system has its own
+mapping file beside its source file (see ``mapping.py``).
 """
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from dlt.common.normalizers.naming import snake_case
 from pydantic import Field, model_validator
 
-from tributary.specfile import Strict, load_model
+from tributary.specfile import NAME_PATTERN, Strict, load_model
 
 FieldType = Literal[
-    "string", "integer", "decimal", "money", "date", "timestamp", "code", "email", "phone"
-]
-PersonalData = Literal["name", "gender", "contact", "compensation", "identifier"]
+    "id", "string", "integer", "decimal", "money", "date", "timestamp", "code", "email", "phone",
+    "boolean",
+]  # fmt: skip
+PersonalData = Literal["name", "gender", "contact", "compensation", "identifier", "birth"]
 
 
 class CanonicalField(Strict):
     type: FieldType
-    description: str
-    unit: str | None = Field(None, description="Currency or unit; `base_currency` for marts.")
-    format: str | None = None
-    codes: dict[str, str] | None = Field(None, description="Source code → canonical code.")
+    description: str = Field(description="What the field means, written for an analyst.")
+    format: str | None = Field(
+        None, description="For `id`: a printf format such as `E%05d` every system's id becomes."
+    )
+    unit: str | None = Field(None, description="Unit of a number (kg, pcs, %).")
+    codes: dict[str, str] | None = Field(
+        None, description="For `code`: accepted value → canonical code; mappings may add more."
+    )
     when_missing: str | None = Field(None, description="Canonical code for an empty value.")
-    personal_data: PersonalData | None = None
-    synonyms: list[str] = []
+    as_of: str | None = Field(
+        None,
+        description="For `money`: the date field whose FX rate converts it to the base "
+        "currency (`<field>_base`). Without it the amount stays in its own currency.",
+    )
+    required: bool = Field(False, description="Every conformed record must have a value.")
+    personal_data: PersonalData | None = Field(
+        None, description="Kind of personal data, for masking and access rules."
+    )
+    synonyms: list[str] = Field(
+        [], description="Other names systems use for it (English, Chinese…), for suggestions."
+    )
+
+    @model_validator(mode="after")
+    def _type_options(self) -> "CanonicalField":
+        if self.type == "code" and not self.codes:
+            raise ValueError("a `code` field needs `codes` (accepted value → canonical code)")
+        if self.type != "code" and (self.codes or self.when_missing):
+            raise ValueError("`codes` and `when_missing` are only for `code` fields")
+        if self.as_of and self.type != "money":
+            raise ValueError("`as_of` is only for `money` fields")
+        if self.format and self.type != "id":
+            raise ValueError("`format` is only for `id` fields")
+        return self
+
+    def canonical_codes(self) -> list[str]:
+        values = set((self.codes or {}).values())
+        return sorted(values | ({self.when_missing} if self.when_missing else set()))
+
+
+MatchRule = str  # `key`, or a field name: see Entity.match
+
+
+class Survivorship(Strict):
+    default: list[str] | Literal["most_recent"] = Field(
+        description="Which system wins a field: an ordered list of source names (first with a "
+        "value wins; systems not listed come after), or `most_recent`."
+    )
+    fields: dict[str, list[str] | Literal["most_recent"]] = Field(
+        {}, description="Per-field exceptions to `default`."
+    )
 
 
 class Entity(Strict):
     description: str
-    mart: str = Field(description="The dbt mart analysts read this entity from.")
-    key: str
-    fields: dict[str, CanonicalField]
-    sources: dict[str, dict[str, str]] = Field(
-        description="`<source>.<table>` → {source field: canonical field}."
+    key: str | list[str] = Field(
+        description="The canonical key: one field, or several for a composite key."
     )
+    match: list[MatchRule] = Field(
+        ["key"],
+        description="How a record finds its canonical key, tried in order: `key` (the key "
+        "its mapping computes) or a field name (e.g. `email`: a record without a key takes "
+        "the key of the one keyed record with the same normalized value).",
+    )
+    survivorship: Survivorship = Field(
+        Survivorship(default="most_recent"),
+        description="Which system's value a conformed record takes, per field.",
+    )
+    mart: str | None = Field(None, description="The dbt mart analysts read this entity from.")
+    fields: dict[str, CanonicalField]
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.key] if isinstance(self.key, str) else list(self.key)
 
     @model_validator(mode="after")
     def _names_exist(self) -> "Entity":
-        if self.key not in self.fields:
-            raise ValueError(f"key {self.key!r} is not one of the fields")
-        for table, mapping in self.sources.items():
-            if table.count(".") != 1:
-                raise ValueError(f"source {table!r} must be written `<source>.<table>`")
-            unknown = sorted(set(mapping.values()) - set(self.fields))
-            if unknown:
-                raise ValueError(f"{table} maps to unknown field(s): {', '.join(unknown)}")
+        unknown = [k for k in self.keys if k not in self.fields]
+        if unknown:
+            raise ValueError(f"key {', '.join(unknown)} is not one of the fields")
+        for rule in self.match:
+            if rule != "key" and rule not in self.fields:
+                raise ValueError(f"match rule {rule!r} is neither `key` nor one of the fields")
+        if len(self.keys) > 1 and self.match != ["key"]:
+            raise ValueError("an entity with a composite key matches by `key` only")
+        unknown = sorted(set(self.survivorship.fields) - set(self.fields))
+        if unknown:
+            raise ValueError(f"survivorship names unknown field(s): {', '.join(unknown)}")
+        for name, spec in self.fields.items():
+            if spec.as_of and self.fields.get(spec.as_of, spec).type != "date":
+                raise ValueError(f"{name}: `as_of` must name a date field of this entity")
         return self
 
 
 class Dictionary(Strict):
     entities: dict[str, Entity]
 
+    @model_validator(mode="after")
+    def _entity_names(self) -> "Dictionary":
+        bad = [n for n in self.entities if not re.match(NAME_PATTERN, n)]
+        if bad:
+            raise ValueError(f"entity names must be lower snake_case: {', '.join(bad)}")
+        return self
+
+
+def dictionary_path(sources_dir: Path) -> Path:
+    return sources_dir / "dictionary" / "entities.yaml"
+
 
 def load_dictionary(sources_dir: Path) -> Dictionary:
-    model, _ = load_model(sources_dir / "dictionary" / "entities.yaml", Dictionary)
+    model, _ = load_model(dictionary_path(sources_dir), Dictionary)
     return model
-
-
-def raw_column(source_field: str, naming: str) -> str:
-    """The warehouse column dlt writes for a source field under a source's naming convention."""
-    if naming == "duck_case":
-        return source_field
-    return snake_case.NamingConvention().normalize_identifier(source_field)

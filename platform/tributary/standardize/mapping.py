@@ -1,0 +1,223 @@
+"""Mappings (``sources/<source>.mapping.yaml``): which field of a source system's table feeds
+which canonical field of the data dictionary, and the conversion it needs on the way.
+
+Source field names are the system's own, as it sends them (``staffID``, ``金额(USD)``);
+``raw_column`` gives the warehouse column dlt wrote for one under the source's naming.
+"""
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from dlt.common.normalizers.naming import snake_case
+from pydantic import Field, model_validator
+
+from tributary.ingest.spec import SourceSpec
+from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
+from tributary.standardize.dictionary import CanonicalField, Dictionary, Entity
+
+MAPPING_SUFFIX = ".mapping.yaml"
+
+
+class FieldMap(Strict):
+    to: str = Field(description="The canonical field of the table's entity this field feeds.")
+    formats: list[str] | None = Field(
+        None,
+        description="For dates and timestamps: accepted formats, tried in order — strptime "
+        "patterns (`%d/%m/%Y`, `%Y年%m月%d日`) or `iso`, `epoch_s`, `epoch_ms`, `excel_serial`.",
+    )
+    timezone: str | None = Field(
+        None, description="For timestamps without an offset: the IANA zone they are local to."
+    )
+    codes: dict[str, str] | None = Field(
+        None, description="For codes: this system's value → canonical code, added to the "
+        "dictionary's. Values in neither are reported by a check, never passed through.",
+    )  # fmt: skip
+    when_missing: str | None = Field(None, description="For codes: the code of an empty value.")
+    currency: str | None = Field(None, description="For money: the ISO currency of every amount.")
+    currency_field: str | None = Field(
+        None, description="For money: the source field that holds each amount's currency."
+    )
+    decimal_mark: Literal[".", ","] = Field(
+        ".", description="`,` when the system writes 1.234,50 (thousands with dots)."
+    )
+    case: Literal["lower", "upper"] | None = Field(None, description="For text: change case.")
+    factor: float | None = Field(
+        None, description="For numbers: multiply by this (e.g. 0.01 for cents to yuan)."
+    )
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> "FieldMap":
+        if self.currency and self.currency_field:
+            raise ValueError("give `currency` or `currency_field`, not both")
+        return self
+
+
+class TableMapping(Strict):
+    entity: str = Field(description="The dictionary entity one row of this table is.")
+    id: str | None = Field(
+        None,
+        description="The source field with the system's own id for the record (the crosswalk "
+        "shows it). Default: the field mapped to the entity's key.",
+    )
+    updated_at: str | None = Field(
+        None,
+        description="The source field with the record's last change (ISO timestamp): the "
+        "newest version of a duplicated record wins, and `most_recent` survivorship uses it.",
+    )
+    fields: dict[str, str | FieldMap] = Field(
+        description="Source field → canonical field, or {to: field, …conversion options}."
+    )
+
+    def field_maps(self) -> dict[str, FieldMap]:
+        return {k: FieldMap(to=v) if isinstance(v, str) else v for k, v in self.fields.items()}
+
+
+class Mapping(Strict):
+    tables: dict[str, TableMapping] = Field(
+        description="This source's tables (as in its source file) → their mapping."
+    )
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    """One source system's mapping with what generating its models needs."""
+
+    spec: SourceSpec
+    mapping: Mapping
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def raw_column(self, source_field: str) -> str:
+        return raw_column(source_field, self.spec.naming)
+
+
+def raw_column(source_field: str, naming: str) -> str:
+    """The warehouse column dlt writes for a source field under a source's naming convention."""
+    if naming == "duck_case":
+        return source_field
+    return snake_case.NamingConvention().normalize_identifier(source_field)
+
+
+def mapping_path(sources_dir: Path, source: str) -> Path:
+    return sources_dir / f"{source}{MAPPING_SUFFIX}"
+
+
+_OPTIONS_FOR: dict[str, set[str]] = {
+    "formats": {"date", "timestamp"},
+    "timezone": {"timestamp"},
+    "codes": {"code"},
+    "when_missing": {"code"},
+    "currency": {"money"},
+    "currency_field": {"money"},
+    "decimal_mark": {"money", "decimal", "integer"},
+    "case": {"string", "id"},
+    "factor": {"money", "decimal", "integer"},
+}
+
+
+def _field_problems(name: str, fmap: FieldMap, canonical: CanonicalField) -> list[str]:
+    problems = [
+        f"`{option}` does not apply to a {canonical.type} field "
+        f"(it is for {', '.join(sorted(types))})"
+        for option, types in _OPTIONS_FOR.items()
+        if option in fmap.model_fields_set and canonical.type not in types
+    ]
+    if canonical.type == "money" and not (fmap.currency or fmap.currency_field):
+        problems.append("a money field needs `currency: <ISO code>` or `currency_field: <field>`")
+    return problems
+
+
+def check_mapping(
+    path: Path, node: yaml.Node, mapping: Mapping, spec: SourceSpec, dictionary: Dictionary
+) -> list[SpecError]:
+    """Mistakes only visible next to the source file and the dictionary, each with its line."""
+    errors: list[SpecError] = []
+
+    def error(loc: tuple, message: str, fix: str = "") -> None:
+        errors.append(SpecError(path, line_of(node, loc), message, fix))
+
+    def did_you_mean(word: str, choices: list[str]) -> str:
+        close = difflib.get_close_matches(word, choices, n=1)
+        return f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(choices)}"
+
+    tables = spec.table_names()
+    for table, tmap in mapping.tables.items():
+        loc = ("tables", table)
+        if table not in tables:
+            error(loc, f"{spec.name} has no table {table!r}", did_you_mean(table, tables))
+            continue
+        entity: Entity | None = dictionary.entities.get(tmap.entity)
+        if entity is None:
+            error(
+                (*loc, "entity"),
+                f"no entity {tmap.entity!r} in the dictionary",
+                did_you_mean(tmap.entity, list(dictionary.entities)),
+            )
+            continue
+        fmaps = tmap.field_maps()
+        targets: dict[str, str] = {}
+        for source_field, fmap in fmaps.items():
+            floc = (*loc, "fields", source_field)
+            canonical = entity.fields.get(fmap.to)
+            if canonical is None:
+                error(
+                    floc,
+                    f"{tmap.entity} has no field {fmap.to!r}",
+                    did_you_mean(fmap.to, list(entity.fields)) + " (or add it to the dictionary)",
+                )
+                continue
+            if fmap.to in targets:
+                error(floc, f"{fmap.to!r} is already fed by {targets[fmap.to]!r}", "map it once")
+            targets[fmap.to] = source_field
+            for problem in _field_problems(source_field, fmap, canonical):
+                error(floc, f"{source_field}: {problem}")
+        missing = [k for k in entity.keys if k not in targets]
+        if missing and (len(entity.keys) > 1 or entity.match == ["key"]):
+            error(
+                (*loc, "fields"),
+                f"the key field(s) {', '.join(missing)} of {tmap.entity} are not mapped",
+                "map the source field that identifies the record to it",
+            )
+        if tmap.id is None and len(entity.keys) == 1 and missing:
+            error(loc, "no `id`: the record's own id cannot default to the unmapped key",
+                  "set `id: <source field>`")  # fmt: skip
+    return errors
+
+
+def load_mappings(
+    sources_dir: Path, specs: list[SourceSpec], dictionary: Dictionary
+) -> list[SourceMapping]:
+    """Every source's mapping file (a source may have none), or SpecErrors for all mistakes."""
+    by_name = {s.name: s for s in specs}
+    found, errors = [], []
+    for path in sorted(sources_dir.glob(f"*{MAPPING_SUFFIX}")):
+        source = path.name.removesuffix(MAPPING_SUFFIX)
+        spec = by_name.get(source)
+        if spec is None:
+            errors.append(
+                SpecError(
+                    path,
+                    1,
+                    f"no source {source!r} for this mapping",
+                    f"name it <source>{MAPPING_SUFFIX} after a file in {sources_dir}",
+                )
+            )
+            continue
+        try:
+            mapping, node = load_model(path, Mapping)
+        except SpecErrors as exc:
+            errors.extend(exc.errors)
+            continue
+        problems = check_mapping(path, node, mapping, spec, dictionary)
+        errors.extend(problems)
+        if not problems:
+            found.append(SourceMapping(spec, mapping, path))
+    if errors:
+        raise SpecErrors(errors)
+    return found
