@@ -37,6 +37,9 @@ test: prepare
 lint: install
 	$(VENV)/bin/ruff check platform tests
 	$(VENV)/bin/ruff format --check platform tests
+	$(VENV)/bin/tributary validate
+	$(VENV)/bin/tributary schema --check
+	$(VENV)/bin/tributary generate --check
 
 clean:
 	rm -rf data dbt_project/target
