@@ -15,10 +15,12 @@ from tributary.publish.assets import build_publish_assets
 from tributary.quality.checks import build_quality_checks
 from tributary.settings import Settings
 from tributary.standardize.assets import build_dbt_assets
+from tributary.standardize.generate import load_mappings_for
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     specs = load_specs(settings.sources_dir)
+    load_mappings_for(settings)  # a broken mapping or dictionary stops the load with its line
     ingest, ingest_checks = build_ingest(settings, specs)
     dbt_models, dbt_resource = build_dbt_assets(settings)
     mining = build_mining_assets(settings)

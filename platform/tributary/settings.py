@@ -43,7 +43,9 @@ class Settings:
             snapshot=Path(env.get("TRIBUTARY_SNAPSHOT", data_dir / "analyst.duckdb")).resolve(),
             dlt_pipelines_dir=data_dir / "dlt",
             sources_dir=Path(env.get("TRIBUTARY_SOURCES_DIR", root / "sources")).resolve(),
-            dbt_project_dir=Path(env.get("TRIBUTARY_DBT_PROJECT_DIR", root / "dbt_project")).resolve(),
+            dbt_project_dir=Path(
+                env.get("TRIBUTARY_DBT_PROJECT_DIR", root / "dbt_project")
+            ).resolve(),
             base_currency=env.get("TRIBUTARY_BASE_CURRENCY", "USD"),
         )
 

@@ -108,7 +108,7 @@ def employees_warehouse() -> Warehouse:
         "raw_erp.sales_reps",
         [
             {"emp_no": 17, "rep_name": "王 芳", "region": "East", "updated_at": "2024-05-01"},
-            {"emp_no": 99, "rep_name": "Only In ERP", "region": "West", "updated_at": "2024-05-01"},
+            {"emp_no": 99, "rep_name": "Only In ERP", "region": "West", "updated_at": "2024-04-01"},
         ],
     )
     wh.raw(
@@ -124,6 +124,8 @@ def employees_warehouse() -> Warehouse:
              "modified_at": "2025-03-01T00:00:00Z"},
         ],
     )  # fmt: skip
+    # a data steward's cross-reference: ERP rep 99 is the same person as E00017
+    wh.raw("xref_employee", [{"source": "erp", "source_id": "99", "canonical_id": "E00017"}])
     wh.model(
         "stg_hr__employees",
         "stg_erp__sales_reps",
@@ -151,7 +153,7 @@ def test_staging_renames_casts_and_converts():
     assert rows[2][2:5] == (None, None, None)
 
 
-def test_records_match_by_key_then_by_email_and_the_crosswalk_says_how():
+def test_records_match_by_xref_key_then_email_and_the_crosswalk_says_how():
     wh = employees_warehouse()
     crosswalk = {
         (s, i): (k, how)
@@ -164,7 +166,7 @@ def test_records_match_by_key_then_by_email_and_the_crosswalk_says_how():
         ("hr", "S00018"): ("E00018", "key"),
         ("hr", "S00019"): ("E00019", "key"),
         ("erp", "17"): ("E00017", "key"),
-        ("erp", "99"): ("E00099", "key"),
+        ("erp", "99"): ("E00017", "xref"),  # the steward's word comes first
         ("crm", "u17"): ("E00017", "key"),
         ("crm", "admin"): ("E00018", "email"),
         ("crm", "guest"): (None, "unmatched"),
@@ -180,15 +182,15 @@ def test_conformed_takes_each_field_from_the_winning_system():
             "sales_region, _sources from int_employee__conformed"
         )
     }
-    assert set(rows) == {"E00017", "E00018", "E00019", "E00099"}
+    assert set(rows) == {"E00017", "E00018", "E00019"}
     # HR wins the name over the ERP and the CRM; its newest version wins over the older one
     assert rows["E00017"] == (
         "王芳", "D02", Decimal("13000.00"), "wang.fang@corp.cn", "East", ["crm", "erp", "hr"],
     )  # fmt: skip
     # the CRM record found by e-mail joins the HR one
     assert rows["E00018"][-1] == ["crm", "hr"]
-    # a person only the ERP knows still becomes one employee
-    assert rows["E00099"][0] == "Only In ERP"
+    # the ERP's second record of E00017 (by the cross-reference) joins it, and loses to HR
+    assert rows["E00017"][0] == "王芳"
 
 
 # 1234.50 USD in CNY: 1234.50 × round(1 / 0.142857, 6) = 1234.50 × 7.000007 = 8641.51

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from tributary.settings import WAREHOUSE_POOL, Settings
 
@@ -50,7 +56,10 @@ def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtCliRes
 
     @dbt_assets(
         manifest=project.manifest_path,
-        dagster_dbt_translator=LayerTranslator(),
+        # Source tests (e.g. codes no mapping knows) become checks on the raw tables themselves.
+        dagster_dbt_translator=LayerTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+        ),
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:

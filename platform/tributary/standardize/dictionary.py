@@ -82,8 +82,10 @@ class Entity(Strict):
     match: list[MatchRule] = Field(
         ["key"],
         description="How a record finds its canonical key, tried in order: `key` (the key "
-        "its mapping computes) or a field name (e.g. `email`: a record without a key takes "
-        "the key of the one keyed record with the same normalized value).",
+        "its mapping computes), `xref` (the cross-reference a data steward keeps in "
+        "dbt_project/seeds/xref/xref_<entity>.csv: source, source_id, canonical_id), or a "
+        "field name (e.g. `email`: a record without a key takes the key of the one keyed "
+        "record with the same normalized value).",
     )
     survivorship: Survivorship = Field(
         Survivorship(default="most_recent"),
@@ -98,13 +100,16 @@ class Entity(Strict):
 
     @model_validator(mode="after")
     def _names_exist(self) -> "Entity":
+        bad = [n for n in self.fields if not re.match(NAME_PATTERN, n)]
+        if bad:
+            raise ValueError(f"field names must be lower snake_case: {', '.join(bad)}")
         unknown = [k for k in self.keys if k not in self.fields]
         if unknown:
             raise ValueError(f"key {', '.join(unknown)} is not one of the fields")
         for rule in self.match:
-            if rule != "key" and rule not in self.fields:
-                raise ValueError(f"match rule {rule!r} is neither `key` nor one of the fields")
-        if len(self.keys) > 1 and self.match != ["key"]:
+            if rule not in ("key", "xref") and rule not in self.fields:
+                raise ValueError(f"match rule {rule!r} is not `key`, `xref` or one of the fields")
+        if len(self.keys) > 1 and set(self.match) - {"key"}:
             raise ValueError("an entity with a composite key matches by `key` only")
         unknown = sorted(set(self.survivorship.fields) - set(self.fields))
         if unknown:

@@ -49,6 +49,11 @@ def quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def _name_part(name: str) -> str:
+    """A name safe inside a Dagster check name (letters, digits, underscores)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
 def literal(value: object) -> str:
     """A Jinja literal (strings, lists, dicts) that keeps Chinese readable."""
     return json.dumps(value, ensure_ascii=False)
@@ -279,6 +284,8 @@ def sources_yaml(mapping: SourceMapping, tables: list[MappedTable]) -> dict:
                     "data_tests": [
                         {
                             "mapped_codes": {
+                                # A readable check name (dbt's own lists every code).
+                                "name": f"{t.cte}__{_name_part(fmap.to)}__codes_mapped",
                                 "arguments": {"codes": codes},
                                 "config": {"severity": "warn"},
                             }
@@ -312,13 +319,19 @@ def _order_newest(t: MappedTable, alias: str) -> str:
     return ", ".join(keys)
 
 
+def xref_seed(entity_name: str) -> str:
+    return f"xref_{entity_name}"
+
+
 def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -> str:
     key = entity.keys[0]
-    rules = [r for r in entity.match if r != "key"]
+    # field rules no table maps cannot match anything: left out
+    fields = [r for r in entity.match if r not in ("key", "xref") and _has_rule(tables, r)]
+    rules = [r for r in entity.match if r in ("key", "xref") or r in fields]
     lines = [f"-- {line}" for line in HEADER.format(origin="the mappings").splitlines()]
     lines.append(
         f"-- Every system's id for each {entity_name} record, with the canonical {key} it matched "
-        f"(match rules in order: {', '.join(entity.match)})."
+        f"(match rules in order: {', '.join(rules)})."
     )
     branches = []
     for t in tables:
@@ -328,7 +341,7 @@ def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
             "_source_table as source_table",
             "_source_id as source_id",
             f"{key} as derived_key" if key in mapped else "cast(null as varchar) as derived_key",
-        ] + [f"{r} as match_{r}" for r in rules if r in mapped]
+        ] + [f"{r} as match_{r}" for r in fields if r in mapped]
         branches.append(
             "    (\n        select\n            "
             + ",\n            ".join(picks)
@@ -338,7 +351,16 @@ def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
             + "        ) = 1\n    )"
         )
     lines += ["", "with records as (", "\n    union all by name\n".join(branches), "),"]
-    for rule in rules:
+    if "xref" in entity.match:
+        lines += [
+            "",
+            f"-- declared by a data steward in seeds/xref/{xref_seed(entity_name)}.csv",
+            "xref as (",
+            "    select source, source_id, canonical_id as matched_key",
+            f"    from {{{{ ref('{xref_seed(entity_name)}') }}}}",
+            "),",
+        ]
+    for rule in fields:
         lines += [
             "",
             f"-- a record without a key takes the key of the one keyed record with its {rule}",
@@ -351,25 +373,24 @@ def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
             "),",
         ]
     lines[-1] = lines[-1].rstrip(",")
-    coalesced = ", ".join(["records.derived_key"] + [f"by_{r}.matched_key" for r in rules])
+    found = {"key": "records.derived_key", "xref": "xref.matched_key"}
+    found |= {r: f"by_{r}.matched_key" for r in fields}
     lines += [
         "",
         "select",
         "    records.source,",
         "    records.source_table,",
         "    records.source_id,",
-        f"    coalesce({coalesced}) as {key},",
+        f"    coalesce({', '.join(found[r] for r in rules)}) as {key},",
         "    case",
-        "        when records.derived_key is not null then 'key'",
     ]
-    lines += [f"        when by_{r}.matched_key is not null then '{r}'" for r in rules]
+    lines += [f"        when {found[r]} is not null then '{r}'" for r in rules]
     lines += ["        else 'unmatched'", "    end as matched_by", "from records"]
-    lines += [
-        f"left join by_{r} on records.match_{r} = by_{r}.match_{r}"
-        if _has_rule(tables, r)
-        else f"left join by_{r} on false"
-        for r in rules
-    ]
+    if "xref" in entity.match:
+        lines.append(
+            "left join xref on records.source = xref.source and records.source_id = xref.source_id"
+        )
+    lines += [f"left join by_{r} on records.match_{r} = by_{r}.match_{r}" for r in fields]
     return "\n".join(lines) + "\n"
 
 
@@ -383,12 +404,16 @@ def _sql_list(values: list[str]) -> str:
 
 def _survivor(column: str, rule: list[str] | str, default: list[str] | str, filter_on: str) -> str:
     """First non-null value of a column by its rule: a ranking of systems, or the newest."""
+    # ties (equal time, same system) go to the lowest id, so a rebuild never flips a value
     if rule == "most_recent":
-        order = "_updated_at desc nulls last, _source"
+        order = "_updated_at desc nulls last, _source, _source_id"
     elif rule == default:
-        order = "_rank, _updated_at desc nulls last"
+        order = "_rank, _updated_at desc nulls last, _source_id"
     else:
-        order = f"list_position({_sql_list(rule)}, _source) nulls last, _updated_at desc nulls last"
+        order = (
+            f"list_position({_sql_list(rule)}, _source) nulls last, "
+            "_updated_at desc nulls last, _source_id"
+        )
     return f"first({column} order by {order}) filter (where {filter_on} is not null) as {column}"
 
 
@@ -721,12 +746,35 @@ def _rule_text(rule: list[str] | str) -> str:
 def load_mappings_for(settings: Settings) -> tuple[Dictionary, list[SourceMapping]]:
     """The dictionary and every mapping under the settings' sources folder, validated."""
     from tributary.ingest.spec import load_specs
-    from tributary.standardize.dictionary import load_dictionary
+    from tributary.specfile import SpecError, SpecErrors
+    from tributary.standardize.dictionary import dictionary_path, load_dictionary
     from tributary.standardize.mapping import load_mappings
 
     specs = load_specs(settings.sources_dir)
     dictionary = load_dictionary(settings.sources_dir)
-    return dictionary, load_mappings(settings.sources_dir, specs, dictionary)
+    mappings = load_mappings(settings.sources_dir, specs, dictionary)
+    missing = [
+        name
+        for name, entity in dictionary.entities.items()
+        if "xref" in entity.match and not xref_path(settings, name).exists()
+    ]
+    if missing:
+        raise SpecErrors(
+            [
+                SpecError(
+                    dictionary_path(settings.sources_dir),
+                    None,
+                    f"{name}: match rule `xref` needs {xref_path(settings, name)}",
+                    "create it with the header line `source,source_id,canonical_id`",
+                )
+                for name in missing
+            ]
+        )
+    return dictionary, mappings
+
+
+def xref_path(settings: Settings, entity_name: str) -> Path:
+    return settings.dbt_project_dir / "seeds" / "xref" / f"{xref_seed(entity_name)}.csv"
 
 
 def project_files(settings: Settings) -> dict[Path, str]:

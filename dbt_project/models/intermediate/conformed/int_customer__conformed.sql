@@ -31,11 +31,11 @@ unioned as (
 conformed as (
     select
         customer_id,
-        first(company_name order by _updated_at desc nulls last, _source) filter (where company_name is not null) as company_name,
-        first(phone_e164 order by _updated_at desc nulls last, _source) filter (where phone_e164 is not null) as phone_e164,
-        first(email order by _updated_at desc nulls last, _source) filter (where email is not null) as email,
-        first(owner_employee_id order by _updated_at desc nulls last, _source) filter (where owner_employee_id is not null) as owner_employee_id,
-        first(created_at order by _updated_at desc nulls last, _source) filter (where created_at is not null) as created_at,
+        first(company_name order by _updated_at desc nulls last, _source, _source_id) filter (where company_name is not null) as company_name,
+        first(phone_e164 order by _updated_at desc nulls last, _source, _source_id) filter (where phone_e164 is not null) as phone_e164,
+        first(email order by _updated_at desc nulls last, _source, _source_id) filter (where email is not null) as email,
+        first(owner_employee_id order by _updated_at desc nulls last, _source, _source_id) filter (where owner_employee_id is not null) as owner_employee_id,
+        first(created_at order by _updated_at desc nulls last, _source, _source_id) filter (where created_at is not null) as created_at,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

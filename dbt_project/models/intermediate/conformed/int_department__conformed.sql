@@ -31,8 +31,8 @@ unioned as (
 conformed as (
     select
         department_code,
-        first(department_name order by _updated_at desc nulls last, _source) filter (where department_name is not null) as department_name,
-        first(department_name_zh order by _updated_at desc nulls last, _source) filter (where department_name_zh is not null) as department_name_zh,
+        first(department_name order by _updated_at desc nulls last, _source, _source_id) filter (where department_name is not null) as department_name,
+        first(department_name_zh order by _updated_at desc nulls last, _source, _source_id) filter (where department_name_zh is not null) as department_name_zh,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

@@ -67,14 +67,14 @@ unioned as (
 conformed as (
     select
         employee_id,
-        first(full_name order by _rank, _updated_at desc nulls last) filter (where full_name is not null) as full_name,
-        first(gender order by _rank, _updated_at desc nulls last) filter (where gender is not null) as gender,
-        first(hire_date order by _rank, _updated_at desc nulls last) filter (where hire_date is not null) as hire_date,
-        first(department_code order by _rank, _updated_at desc nulls last) filter (where department_code is not null) as department_code,
-        first(monthly_salary order by _rank, _updated_at desc nulls last) filter (where monthly_salary is not null) as monthly_salary,
-        first(monthly_salary_currency order by _rank, _updated_at desc nulls last) filter (where monthly_salary is not null) as monthly_salary_currency,
-        first(email order by _rank, _updated_at desc nulls last) filter (where email is not null) as email,
-        first(sales_region order by _rank, _updated_at desc nulls last) filter (where sales_region is not null) as sales_region,
+        first(full_name order by _rank, _updated_at desc nulls last, _source_id) filter (where full_name is not null) as full_name,
+        first(gender order by _rank, _updated_at desc nulls last, _source_id) filter (where gender is not null) as gender,
+        first(hire_date order by _rank, _updated_at desc nulls last, _source_id) filter (where hire_date is not null) as hire_date,
+        first(department_code order by _rank, _updated_at desc nulls last, _source_id) filter (where department_code is not null) as department_code,
+        first(monthly_salary order by _rank, _updated_at desc nulls last, _source_id) filter (where monthly_salary is not null) as monthly_salary,
+        first(monthly_salary_currency order by _rank, _updated_at desc nulls last, _source_id) filter (where monthly_salary is not null) as monthly_salary_currency,
+        first(email order by _rank, _updated_at desc nulls last, _source_id) filter (where email is not null) as email,
+        first(sales_region order by _rank, _updated_at desc nulls last, _source_id) filter (where sales_region is not null) as sales_region,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

@@ -21,7 +21,7 @@ conformed as (
     select
         rate_date,
         currency,
-        first(usd_per_unit order by _updated_at desc nulls last, _source) filter (where usd_per_unit is not null) as usd_per_unit,
+        first(usd_per_unit order by _updated_at desc nulls last, _source, _source_id) filter (where usd_per_unit is not null) as usd_per_unit,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

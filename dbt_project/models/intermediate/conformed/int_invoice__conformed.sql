@@ -31,11 +31,11 @@ unioned as (
 conformed as (
     select
         invoice_id,
-        first(order_no order by _updated_at desc nulls last, _source) filter (where order_no is not null) as order_no,
-        first(customer_id order by _updated_at desc nulls last, _source) filter (where customer_id is not null) as customer_id,
-        first(invoice_date order by _updated_at desc nulls last, _source) filter (where invoice_date is not null) as invoice_date,
-        first(amount order by _updated_at desc nulls last, _source) filter (where amount is not null) as amount,
-        first(amount_currency order by _updated_at desc nulls last, _source) filter (where amount is not null) as amount_currency,
+        first(order_no order by _updated_at desc nulls last, _source, _source_id) filter (where order_no is not null) as order_no,
+        first(customer_id order by _updated_at desc nulls last, _source, _source_id) filter (where customer_id is not null) as customer_id,
+        first(invoice_date order by _updated_at desc nulls last, _source, _source_id) filter (where invoice_date is not null) as invoice_date,
+        first(amount order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount,
+        first(amount_currency order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount_currency,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

@@ -31,13 +31,13 @@ unioned as (
 conformed as (
     select
         order_id,
-        first(order_no order by _updated_at desc nulls last, _source) filter (where order_no is not null) as order_no,
-        first(order_date order by _updated_at desc nulls last, _source) filter (where order_date is not null) as order_date,
-        first(customer_id order by _updated_at desc nulls last, _source) filter (where customer_id is not null) as customer_id,
-        first(employee_id order by _updated_at desc nulls last, _source) filter (where employee_id is not null) as employee_id,
-        first(status order by _updated_at desc nulls last, _source) filter (where status is not null) as status,
-        first(currency order by _updated_at desc nulls last, _source) filter (where currency is not null) as currency,
-        first(source_table order by _updated_at desc nulls last, _source) filter (where source_table is not null) as source_table,
+        first(order_no order by _updated_at desc nulls last, _source, _source_id) filter (where order_no is not null) as order_no,
+        first(order_date order by _updated_at desc nulls last, _source, _source_id) filter (where order_date is not null) as order_date,
+        first(customer_id order by _updated_at desc nulls last, _source, _source_id) filter (where customer_id is not null) as customer_id,
+        first(employee_id order by _updated_at desc nulls last, _source, _source_id) filter (where employee_id is not null) as employee_id,
+        first(status order by _updated_at desc nulls last, _source, _source_id) filter (where status is not null) as status,
+        first(currency order by _updated_at desc nulls last, _source, _source_id) filter (where currency is not null) as currency,
+        first(source_table order by _updated_at desc nulls last, _source, _source_id) filter (where source_table is not null) as source_table,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

@@ -21,10 +21,10 @@ conformed as (
     select
         order_id,
         line_no,
-        first(product_id order by _updated_at desc nulls last, _source) filter (where product_id is not null) as product_id,
-        first(quantity order by _updated_at desc nulls last, _source) filter (where quantity is not null) as quantity,
-        first(unit_price order by _updated_at desc nulls last, _source) filter (where unit_price is not null) as unit_price,
-        first(unit_price_currency order by _updated_at desc nulls last, _source) filter (where unit_price is not null) as unit_price_currency,
+        first(product_id order by _updated_at desc nulls last, _source, _source_id) filter (where product_id is not null) as product_id,
+        first(quantity order by _updated_at desc nulls last, _source, _source_id) filter (where quantity is not null) as quantity,
+        first(unit_price order by _updated_at desc nulls last, _source, _source_id) filter (where unit_price is not null) as unit_price,
+        first(unit_price_currency order by _updated_at desc nulls last, _source, _source_id) filter (where unit_price is not null) as unit_price_currency,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

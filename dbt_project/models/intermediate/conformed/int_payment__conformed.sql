@@ -31,10 +31,10 @@ unioned as (
 conformed as (
     select
         payment_id,
-        first(invoice_id order by _updated_at desc nulls last, _source) filter (where invoice_id is not null) as invoice_id,
-        first(payment_date order by _updated_at desc nulls last, _source) filter (where payment_date is not null) as payment_date,
-        first(amount order by _updated_at desc nulls last, _source) filter (where amount is not null) as amount,
-        first(amount_currency order by _updated_at desc nulls last, _source) filter (where amount is not null) as amount_currency,
+        first(invoice_id order by _updated_at desc nulls last, _source, _source_id) filter (where invoice_id is not null) as invoice_id,
+        first(payment_date order by _updated_at desc nulls last, _source, _source_id) filter (where payment_date is not null) as payment_date,
+        first(amount order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount,
+        first(amount_currency order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount_currency,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned

@@ -31,11 +31,11 @@ unioned as (
 conformed as (
     select
         product_id,
-        first(sku order by _updated_at desc nulls last, _source) filter (where sku is not null) as sku,
-        first(product_name order by _updated_at desc nulls last, _source) filter (where product_name is not null) as product_name,
-        first(category order by _updated_at desc nulls last, _source) filter (where category is not null) as category,
-        first(list_price order by _updated_at desc nulls last, _source) filter (where list_price is not null) as list_price,
-        first(list_price_currency order by _updated_at desc nulls last, _source) filter (where list_price is not null) as list_price_currency,
+        first(sku order by _updated_at desc nulls last, _source, _source_id) filter (where sku is not null) as sku,
+        first(product_name order by _updated_at desc nulls last, _source, _source_id) filter (where product_name is not null) as product_name,
+        first(category order by _updated_at desc nulls last, _source, _source_id) filter (where category is not null) as category,
+        first(list_price order by _updated_at desc nulls last, _source, _source_id) filter (where list_price is not null) as list_price,
+        first(list_price_currency order by _updated_at desc nulls last, _source, _source_id) filter (where list_price is not null) as list_price_currency,
         list_sort(list_distinct(list(_source))) as _sources,
         max(_updated_at) as _updated_at
     from unioned
