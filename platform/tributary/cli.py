@@ -103,6 +103,38 @@ def schema(settings: Settings, check: bool) -> int:
     return 0
 
 
+def map_suggest(
+    settings: Settings, source: str, table: str | None, min_confidence: float, accept: bool
+) -> int:
+    """Propose mappings for a source's unmapped raw columns; with --accept, write them."""
+    from tributary.standardize.suggest import (
+        SuggestError,
+        accepted,
+        report_lines,
+        suggest_source,
+        write_mapping,
+    )
+
+    try:
+        result = suggest_source(settings.sources_dir, settings.warehouse, source, table)
+        print("\n".join(report_lines(result, min_confidence)))
+        if not accept:
+            return 0
+        additions, notes = accepted(result, min_confidence)
+        for note in notes:
+            print(note)
+        if not additions:
+            print(f"{result.path}: nothing to add at confidence ≥ {min_confidence:.2f}")
+            return 0
+        path = write_mapping(result, additions)
+    except SuggestError as exc:
+        print(f"tributary map suggest: {exc}", file=sys.stderr)
+        return 1
+    fields = sum(len(a.fields) for a in additions)
+    print(f"wrote {path}: {fields} field(s) in {len(additions)} table(s) — review, then generate")
+    return 0
+
+
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
     from tributary.demo import run_demo
 
@@ -149,6 +181,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generate", help="write the dbt models and docs the dictionary and mappings imply"
     )
     generate_command.add_argument("--check", action="store_true", help="fail if they are stale")
+    map_command = commands.add_parser("map", help="map source columns onto the dictionary")
+    map_commands = map_command.add_subparsers(dest="map_command", required=True)
+    suggest_command = map_commands.add_parser(
+        "suggest", help="propose mappings for a source's unmapped raw columns, with confidences"
+    )
+    suggest_command.add_argument("source")
+    suggest_command.add_argument("--table", help="only this table of the source")
+    suggest_command.add_argument(
+        "--min-confidence", type=float, default=0.5, help="the least confidence to accept"
+    )
+    suggest_command.add_argument(
+        "--accept", action="store_true", help="write them into sources/<source>.mapping.yaml"
+    )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
     demo = commands.add_parser("demo", help="the demo enterprise")
@@ -171,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return schema(settings, args.check)
     if args.command == "generate":
         return generate(settings, args.check)
+    if args.command == "map":
+        return map_suggest(settings, args.source, args.table, args.min_confidence, args.accept)
     if args.command == "discover":
         from tributary.ingest.sql_discover import discover
 

@@ -6,17 +6,21 @@ Each (column, canonical field) pair gets two kinds of evidence:
 * **name** — the column's name against the field's name and synonyms, after normalizing both
   (``staffID`` → ``staff_id``, units such as ``(USD)`` or ``_cny`` set aside, common
   abbreviations expanded). Exact name or synonym is strong; shared words or a close spelling
-  are weaker. Chinese headers are compared with Chinese synonyms character by character.
+  are weaker. Chinese headers are compared with Chinese synonyms character by character, and
+  word by word with English names through a small glossary (``客户编号`` → customer, no).
 * **values** — a profile of the column in the warehouse: its DuckDB type and the share of its
   values that parse as dates (in which formats), ISO timestamps, e-mails, phones, money text,
   ids, or the codes a code field accepts. How well that fits the field's type is one number;
   how *distinctive* the fit is (a column of ``M``/``F``/``男``/``女`` can only be a gender)
   decides how far values alone can carry a suggestion whose name says nothing.
 
-They combine into a confidence in [0, 1]. A table's entity is the existing mapping's, or the
-entity whose fields its columns fit best; then each canonical field takes at most one column,
-greedily by confidence. Everything here is a plain function of profiles and the dictionary, so
-it is tested without a warehouse; ``profile_table`` and ``suggest_source`` do the reading.
+They combine into a confidence in [0, 1]: what the name says, discounted when the values do
+not fit (``name × (0.4 + 0.6 × fit)``), and what the values alone say (``fit × specificity``),
+taken as independent evidence (``1 − (1 − a)(1 − b)``). A table's entity is the existing
+mapping's, or the entity whose fields its columns fit best; then each canonical field takes at
+most one column, greedily by confidence. Everything here is a plain function of profiles and
+the dictionary, so it is tested without a warehouse; ``profile_table`` and ``suggest_source``
+do the reading, ``accepted`` and ``write_mapping`` the writing (text edits: ``mapping_edit``).
 """
 
 from __future__ import annotations
@@ -181,6 +185,10 @@ class ColumnProfile:
     @property
     def non_null(self) -> int:
         return self.rows - self.nulls
+
+    @property
+    def null_share(self) -> float:
+        return self.nulls / self.rows if self.rows else 0.0
 
     @property
     def unique(self) -> bool:
@@ -586,17 +594,18 @@ def value_fit(
     if t == "phone":
         fit = s("phone") if kind == "text" else 0.0
         return fit, f"{_pct(fit)} phone numbers"
-    if t in ("money", "decimal", "integer") and kind == "text" and s("date") >= 0.8:
-        return 0.0, "dates, not numbers"
+    if t in ("money", "decimal", "integer") and kind == "text":
+        if s("date") >= 0.8:
+            return 0.0, "dates, not numbers"
+        if s("phone") >= 0.8:
+            return 0.1, "phone numbers, not amounts"
     if t == "money":
         if kind == "decimal":
             return 0.9, f"{profile.db_type} column"
         if kind == "integer":
             return 0.5, "whole numbers"
         if kind == "text" and s("number") >= 0.5:
-            text = f"{_pct(s('number'))} money text" + (
-                f", {profile.currency}" if profile.currency else ""
-            )
+            text = f"{_pct(s('number'))} money text"
             return s("number") * (1.0 if s("symbol") or s("fraction") >= 0.5 else 0.8), text
         return 0.0, "not amounts"
     if t == "decimal":
@@ -720,6 +729,8 @@ def score_pair(
     canonical = entity.fields[field_name]
     name, name_why = name_evidence(profile.name, entity_name, field_name, canonical)
     fit, fit_why = value_fit(profile, canonical, is_key=field_name in entity.keys)
+    if canonical.required and profile.null_share > 0.5:
+        fit, fit_why = fit * 0.7, f"{fit_why}; {_pct(profile.null_share)} empty, field required"
     from_name = name * (0.4 + 0.6 * fit)
     from_values = fit * specificity(entity, field_name, profile)
     confidence = min(0.99, 1 - (1 - from_name) * (1 - from_values))
@@ -801,7 +812,7 @@ class TableSuggestion:
     entity: str
     entity_is_new: bool  # the table has no mapping yet: `entity` is suggested too
     entity_why: str
-    fields: list[Suggestion]  # one per canonical field, best first
+    fields: list[Suggestion]  # at most one per canonical field, in the table's column order
     updated_at: Suggestion | None
     unmapped: list[tuple[str, Suggestion | None]]  # column, its best (too weak) guess
     mapped: list[str]  # columns the existing mapping already maps
@@ -906,7 +917,8 @@ def suggest_table(
     unmapped = [
         (p.name, best_guess.get(p.name)) for p in candidates if p.name not in chosen_columns
     ]
-    with_table = [_with_table(s, table) for s in chosen]
+    order = {p.name: i for i, p in enumerate(profiles)}  # the table's own column order
+    with_table = [_with_table(s, table) for s in sorted(chosen, key=lambda s: order[s.column])]
     return TableSuggestion(
         source=source,
         table=table,
@@ -1052,6 +1064,9 @@ def report_lines(result: SourceSuggestions, min_confidence: float) -> list[str]:
     summary = f"{len(unmapped)} column(s) stay unmapped"
     if unmapped:
         summary += f" (nothing at or above {min_confidence:.2f}): " + ", ".join(unmapped)
+    mapped = sum(len(t.mapped) for t in result.tables)
+    if mapped:
+        summary += f"; {mapped} mapped already"
     return [*lines, summary]
 
 
@@ -1139,8 +1154,8 @@ def accept_text(result: SourceSuggestions, additions: list[TableAddition]) -> st
         except ValueError as exc:
             raise SuggestError(f"{result.path}: cannot merge suggestions: {exc}") from None
     header = [
-        f"{result.spec.description or result.spec.name}: its fields onto the data dictionary.",
-        "Proposed by `tributary map suggest` (the confidence is in each line's comment): review,",
+        f"The {result.spec.name} source's fields onto the data dictionary, as proposed by",
+        "`tributary map suggest` (each line's comment says how sure it was): review them,",
         "then run `tributary generate`.",
     ]
     return new_file(header, additions)

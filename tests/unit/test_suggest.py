@@ -1,0 +1,352 @@
+"""Mapping suggestions as plain functions: hand-made column profiles against a small dictionary,
+no warehouse. (tests/integration/test_map_suggest.py measures them on the demo's raw tables.)"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tributary.ingest.spec import SourceSpec
+from tributary.standardize.dictionary import Dictionary
+from tributary.standardize.mapping import Mapping, TableMapping, check_mapping
+from tributary.standardize.mapping_edit import Entry, TableAddition, new_file, with_additions
+from tributary.standardize.suggest import (
+    SourceSuggestions,
+    SuggestError,
+    Suggestion,
+    accepted,
+    assign,
+    detect_date_formats,
+    name_evidence,
+    normalize_name,
+    profile_values,
+    report_lines,
+    suggest_table,
+    write_mapping,
+)
+
+# A slice of the data dictionary, kept here so these tests do not move when it is edited.
+DICTIONARY = Dictionary.model_validate(
+    yaml.safe_load(
+        """
+entities:
+  employee:
+    description: A person employed by the company.
+    key: employee_id
+    fields:
+      employee_id: {type: id, format: "E%05d", description: Canonical id.,
+                    synonyms: [emp_no, 工号]}
+      full_name: {type: string, description: Name., synonyms: [name, 姓名]}
+      gender: {type: code, description: Gender., codes: {M: M, F: F, 男: M, 女: F},
+               when_missing: U, synonyms: [sex]}
+      hire_date: {type: date, description: Joined., synonyms: [join_date, 入职日期]}
+      monthly_salary: {type: money, description: Salary., synonyms: [salary, 月薪]}
+      email: {type: email, description: Work e-mail., synonyms: [mail]}
+  customer:
+    description: A company that buys from us.
+    key: customer_id
+    fields:
+      customer_id: {type: id, description: Customer id., synonyms: [客户编号]}
+      company_name: {type: string, description: Company name., synonyms: [company]}
+      phone_e164: {type: phone, description: Phone., synonyms: [phone, 电话]}
+      email: {type: email, description: Contact e-mail.}
+      created_at: {type: timestamp, description: Created., synonyms: [create_time]}
+  invoice:
+    description: An invoice.
+    key: invoice_id
+    fields:
+      invoice_id: {type: id, description: Invoice number., synonyms: [invoice_no]}
+      invoice_date: {type: date, description: Invoice date., synonyms: [日期]}
+      amount: {type: money, description: Amount., synonyms: [金额]}
+      fx_rate: {type: decimal, description: Rate used., synonyms: [rate]}
+"""
+    )
+)
+
+NAMES = ["张伟", "Li Na", "王芳", "Zhao Lei", "陈静", "Liu Yang"]
+EMAILS = [f"user{i}@corp.example" for i in range(6)]
+
+
+def p(name, values, db_type="VARCHAR", **counts):
+    return profile_values(name, db_type, values, **counts)
+
+
+def by_column(table):
+    return {s.column: s for s in table.fields}
+
+
+def test_names_normalize_case_units_and_chinese():
+    assert normalize_name("staffID").text == "staff_id"
+    assert normalize_name("deptNameZh").tokens == ("department", "name", "zh")
+    price = normalize_name("list_price_cny")
+    assert (price.text, price.unit) == ("list_price", "CNY")
+    amount = normalize_name("金额(USD)")
+    assert (amount.text, amount.unit) == ("金额", "USD")
+    assert normalize_name("金额（元）").unit == "CNY"  # full-width brackets, yuan
+    # Chinese words the glossary knows carry English words, for fields without a synonym.
+    assert normalize_name("客户编号").tokens == ("customer", "no")
+
+
+def test_chinese_header_matches_its_chinese_synonym_and_date_format():
+    dates = ["2024年3月5日", "2023年11月20日", "2021年1月9日", "2024年12月31日"]
+    table = suggest_table("hr", "staff", [p("入职日期", dates), p("姓名", NAMES)], DICTIONARY)
+    found = by_column(table)
+    assert table.entity == "employee"
+    hire = found["入职日期"]
+    assert (hire.field, hire.options) == ("hire_date", {"formats": ["%Y年%m月%d日"]})
+    assert hire.confidence >= 0.9
+    assert "synonym 入职日期" in hire.why and "100% parse as %Y年%m月%d日" in hire.why
+    assert found["姓名"].field == "full_name"
+
+
+def test_code_values_fit_a_code_field_whatever_the_column_is_called():
+    columns = [
+        p("emp_no", ["S00001", "S00002", "S00003", "S00004"]),
+        p("col7", ["M", "F", "男", "女", " f "]),  # spaces and case as the staging model reads
+    ]
+    found = by_column(suggest_table("hr", "people", columns, DICTIONARY))
+    assert found["col7"].field == "gender"
+    assert found["col7"].confidence >= 0.8
+    assert "codes the field accepts" in found["col7"].why
+
+
+@pytest.mark.parametrize(
+    ("values", "formats"),
+    [
+        (["05/03/2024", "13/03/2024", "28/02/2023"], ("%d/%m/%Y",)),
+        (["03/13/2024", "02/28/2023"], ("%m/%d/%Y",)),
+        (["05/03/2024", "06/04/2023"], ("%d/%m/%Y",)),  # ambiguous: day first, as in China
+        (["2024年3月5日", "2024年12月31日"], ("%Y年%m月%d日",)),
+        (["2024-03-05", "2023-12-31"], ("%Y-%m-%d",)),
+        (["2024-03-05", "2023-12-31", "31/12/2023", "13/01/2022"], ("%Y-%m-%d", "%d/%m/%Y")),
+        (["S00017", "hello"], ()),
+    ],
+)
+def test_date_formats_are_detected(values, formats):
+    assert detect_date_formats(values)[0] == formats
+
+
+def test_european_decimals_get_a_comma_decimal_mark():
+    euro = p("gehalt (EUR)", ["1.234,50", "12,00", "999,99", "2.000,10"])
+    table = suggest_table("hr", "staff", [p("emp_no", ["1", "2", "3", "4"]), euro], DICTIONARY)
+    salary = by_column(table)["gehalt (EUR)"]
+    assert salary.options == {"currency": "EUR", "decimal_mark": ","}
+    us = p("salary", ["4,067.36", "1,078.31", "12.50"])
+    options = by_column(suggest_table("hr", "staff", [us], DICTIONARY))["salary"].options
+    assert "decimal_mark" not in options
+
+
+def test_money_currency_from_symbols_or_header():
+    yuan = p("monthly_salary", ["¥12,345.00", "¥ 9,800", "15000.00"])
+    assert by_column(suggest_table("hr", "e", [yuan], DICTIONARY))["monthly_salary"].options == {
+        "currency": "CNY"
+    }
+    usd = p("金额(USD)", ["4,067.36", "1,078.31", "141.80"])
+    amount = by_column(suggest_table("finance", "invoices", [usd], DICTIONARY))["金额(USD)"]
+    assert (amount.field, amount.options) == ("amount", {"currency": "USD"})
+    bare = p("salary", ["12345.00", "9800.50"])
+    salary = by_column(suggest_table("hr", "e", [bare], DICTIONARY))["salary"]
+    assert salary.problem and "currency" in salary.problem  # never written without one
+
+
+def test_each_field_takes_one_column_and_each_column_one_field():
+    columns = [
+        p("email", EMAILS),
+        p("mail", EMAILS),  # also an e-mail column, and a synonym: the weaker one loses
+        p("emp_no", ["1", "2", "3", "4", "5", "6"]),
+    ]
+    table = suggest_table("hr", "staff", columns, DICTIONARY)
+    fields = [s.field for s in table.fields]
+    assert len(fields) == len(set(fields))
+    assert by_column(table)["email"].field == "email"
+    assert "mail" not in by_column(table) or by_column(table)["mail"].field != "email"
+    assert "mail" in [c for c, _ in table.unmapped]
+    # The greedy assignment itself: the stronger pair wins, the loser takes what is left.
+    pairs = [
+        Suggestion("t", "a", "e", "x", 0.9, ()),
+        Suggestion("t", "b", "e", "x", 0.8, ()),
+        Suggestion("t", "b", "e", "y", 0.6, ()),
+    ]
+    assert [(s.column, s.field) for s in assign(pairs)] == [("a", "x"), ("b", "y")]
+
+
+def test_mapped_columns_and_fields_are_skipped():
+    existing = TableMapping(
+        entity="employee", updated_at="updatedAt", fields={"staffID": "employee_id"}
+    )
+    columns = [
+        p("staff_id", ["S00001", "S00002"]),  # mapped as staffID: dlt wrote staff_id
+        p("employee_no", ["E1", "E2"]),  # would fit employee_id, which is taken
+        p("updated_at", ["2024-01-01T00:00:00Z"], db_type="TIMESTAMP WITH TIME ZONE"),
+        p("name", NAMES),
+    ]
+    table = suggest_table("hr", "employees", columns, DICTIONARY, existing)
+    assert (table.entity, table.entity_is_new) == ("employee", False)
+    assert table.mapped == ["staff_id", "updated_at"]
+    assert [(s.column, s.field) for s in table.fields] == [("name", "full_name")]
+    assert "employee_id" not in {s.field for s in table.fields}
+    assert table.updated_at is None  # the mapping has one already
+
+
+def test_new_table_gets_the_entity_its_columns_fit_and_its_updated_at():
+    columns = [
+        p("id", ["C000001", "C000002", "C000003"]),
+        p("company", ["北京新元物流有限公司", "Acme Ltd"]),
+        p("tel", ["+86 180 3368 8333", "159-3291-3182", "17699913430"]),
+        p("modified_at", ["2024-01-01 00:00:00"], db_type="TIMESTAMP"),
+    ]
+    table = suggest_table("crm", "accounts", columns, DICTIONARY)
+    assert (table.entity, table.entity_is_new) == ("customer", True)
+    assert {s.column: s.field for s in table.fields} == {
+        "id": "customer_id",
+        "company": "company_name",
+        "tel": "phone_e164",
+    }
+    assert table.updated_at is not None and table.updated_at.column == "modified_at"
+
+
+def test_a_new_system_is_mostly_mapped_without_help():
+    """Names no synonym lists, in another system's style: words, abbreviations and values."""
+    columns = [
+        p("EmployeeCode", ["E-0001", "E-0002", "E-0003", "E-0004"]),
+        p("EmployeeFullName", NAMES),
+        p("Sex", ["male", "female", "female"]),
+        p("JoinedOn", ["2019-04-01", "2021-10-15", "2023-01-09"]),
+        p("BaseSalaryUSD", ["5200.00", "6100.50", "4800.00"]),
+        p("WorkEmail", EMAILS),
+        p("Remarks", ["prefers remote", "on leave", "new hire"]),
+    ]
+    table = suggest_table("payroll", "staff", columns, DICTIONARY)
+    assert table.entity == "employee"
+    found = {s.column: s.field for s in table.fields if s.confidence >= 0.5}
+    expected = {
+        "EmployeeCode": "employee_id",
+        "EmployeeFullName": "full_name",
+        "Sex": "gender",
+        "JoinedOn": "hire_date",
+        "BaseSalaryUSD": "monthly_salary",
+        "WorkEmail": "email",
+    }
+    right = sum(found.get(c) == f for c, f in expected.items())
+    assert right / len(expected) >= 0.8, found
+    assert "Remarks" not in found
+
+
+def test_name_evidence_explains_itself():
+    field = DICTIONARY.entities["employee"].fields["employee_id"]
+    assert name_evidence("emp_no", "employee", "employee_id", field) == (0.95, "synonym emp_no")
+    score, why = name_evidence("EmployeeNumber", "employee", "employee_id", field)
+    assert 0.5 < score < 0.95 and why.startswith("close to")
+    assert name_evidence("xyz", "employee", "employee_id", field) == (0.0, "")
+
+
+SPEC = SourceSpec.model_validate(
+    {"name": "hr", "kind": "filesystem", "filesystem": {"bucket_url": "/x", "tables": [
+        {"name": "employees", "glob": "e*.csv"}, {"name": "accounts", "glob": "a*.csv"}]}}
+)  # fmt: skip
+
+
+def result_for(tables, folder: Path) -> SourceSuggestions:
+    """Suggestions for the `hr` source above, its mapping file (if any) in `folder`."""
+    return SourceSuggestions(SPEC, DICTIONARY, folder / "hr.mapping.yaml", None, tables, [])
+
+
+def test_accept_leaves_out_what_would_not_validate(tmp_path):
+    staff = suggest_table(
+        "hr",
+        "employees",
+        [p("emp_no", ["1", "2", "3"]), p("salary", ["12345.00", "9800.50"]), p("mail", EMAILS)],
+        DICTIONARY,
+    )
+    orphan = suggest_table("hr", "accounts", [p("company", ["Acme Ltd", "Foo GmbH"])], DICTIONARY)
+    additions, notes = accepted(result_for([staff, orphan], tmp_path), 0.5)
+    assert [a.table for a in additions] == ["employees"]
+    assert {e.key for e in additions[0].fields} == {"emp_no", "mail"}
+    assert any("salary" in n and "currency" in n for n in notes)  # money without a currency
+    assert any("accounts" in n and "customer_id" in n for n in notes)  # no key, no table
+
+
+def validates(text: str) -> list:
+    """What load_mappings would say about this text as hr.mapping.yaml."""
+    mapping = Mapping.model_validate(yaml.safe_load(text))
+    return check_mapping(Path("hr.mapping.yaml"), yaml.compose(text), mapping, SPEC, DICTIONARY)
+
+
+def test_new_mapping_file_has_the_schema_line_and_validates():
+    text = new_file(
+        ["HR: its fields onto the dictionary."],
+        [
+            TableAddition(
+                "employees", "employee", "updatedAt", [Entry("emp_no", "employee_id", "0.9")]
+            )
+        ],
+    )
+    assert text.startswith("# yaml-language-server: $schema=schemas/mapping.schema.json\n")
+    assert validates(text) == []
+
+
+def test_merging_keeps_comments_order_and_flow_style():
+    text = (
+        "# yaml-language-server: $schema=schemas/mapping.schema.json\n"
+        "# HR's fields. Keep this comment.\n"
+        "tables:\n"
+        "  employees:\n"
+        "    entity: employee  # the person\n"
+        "    fields:\n"
+        "      staffID: employee_id  # S00017 → E00017\n"
+        "      # gender: gender  (waiting for HR)\n"
+        "  accounts: {entity: customer, fields: {id: customer_id}}\n"
+    )
+    additions = [
+        TableAddition(
+            "employees",
+            None,
+            "updated_at",
+            [Entry("hire_date", {"to": "hire_date", "formats": ["%d/%m/%Y"]}, "suggested 0.99")],
+        ),
+        TableAddition("accounts", None, None, [Entry("company", "company_name")]),
+    ]
+    merged = with_additions(text, additions)
+    assert merged == (
+        "# yaml-language-server: $schema=schemas/mapping.schema.json\n"
+        "# HR's fields. Keep this comment.\n"
+        "tables:\n"
+        "  employees:\n"
+        "    entity: employee  # the person\n"
+        "    updated_at: updated_at\n"
+        "    fields:\n"
+        "      staffID: employee_id  # S00017 → E00017\n"
+        "      hire_date: {to: hire_date, formats: ['%d/%m/%Y']}  # suggested 0.99\n"
+        "      # gender: gender  (waiting for HR)\n"
+        "  accounts: {entity: customer, fields: {id: customer_id, company: company_name}}\n"
+    )
+    assert validates(merged) == []
+
+
+def test_report_has_one_line_per_suggestion_then_what_stays_unmapped(tmp_path):
+    dates = ["2024年3月5日", "2023年11月20日"]
+    table = suggest_table(
+        "hr", "employees", [p("入职日期", dates), p("remarks", ["x", "y"])], DICTIONARY
+    )
+    lines = report_lines(result_for([table], tmp_path), 0.5)
+    assert lines[0].startswith("employees → entity employee  (why: ")
+    assert re.fullmatch(
+        r"employees\.入职日期 → employee\.hire_date  confidence 0\.\d\d  \(why: synonym 入职日期; "
+        r"100% parse as %Y年%m月%d日\)  options \{formats: \['%Y年%m月%d日'\]\}",
+        lines[1],
+    )
+    assert lines[-1].startswith("1 column(s) stay unmapped (nothing at or above 0.50): ")
+    assert "employees.remarks" in lines[-1]
+
+
+def test_nothing_is_written_when_the_result_would_not_validate(tmp_path):
+    path = tmp_path / "hr.mapping.yaml"
+    broken = "tables:\n  accounts:\n    entity: supplier\n    fields: {id: supplier_id}\n"
+    path.write_text(broken, encoding="utf-8")
+    staff = suggest_table("hr", "employees", [p("emp_no", ["1", "2", "3"])], DICTIONARY)
+    result = result_for([staff], tmp_path)
+    additions, _ = accepted(result, 0.5)
+    with pytest.raises(SuggestError, match="no entity 'supplier'"):
+        write_mapping(result, additions)
+    assert path.read_text(encoding="utf-8") == broken
