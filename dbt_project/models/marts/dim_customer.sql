@@ -23,7 +23,7 @@ select
     customers.owner_employee_id,
     customers.created_at,
     coalesce(orders.order_count, 0) as order_count,
-    coalesce(orders.lifetime_amount_base, 0) as lifetime_amount_base,
+    cast(coalesce(orders.lifetime_amount_base, 0) as decimal(18, 2)) as lifetime_amount_base,
     orders.first_order_date,
     orders.last_order_date,
     customers._sources as source_systems

@@ -6,11 +6,12 @@ with invoices as (
 payments as (
     select
         invoice_id,
+        amount_currency,
         sum(amount) as paid_amount,
         sum(amount_base) as paid_base,
         max(payment_date) as last_payment_date
     from {{ ref('int_payment__conformed') }}
-    group by invoice_id
+    group by invoice_id, amount_currency
 )
 
 select
@@ -21,9 +22,12 @@ select
     invoices.amount,
     invoices.amount_currency,
     invoices.amount_base,
-    coalesce(payments.paid_base, 0) as paid_base,
+    cast(coalesce(payments.paid_base, 0) as decimal(18, 2)) as paid_base,
     '{{ var("base_currency") }}' as base_currency,
     coalesce(payments.paid_amount, 0) >= invoices.amount as is_paid,
     payments.last_payment_date
 from invoices
-left join payments on invoices.invoice_id = payments.invoice_id
+-- payments in the invoice's own currency (finance pays and bills in one currency)
+left join payments
+    on invoices.invoice_id = payments.invoice_id
+    and invoices.amount_currency = payments.amount_currency

@@ -7,9 +7,12 @@ lines as (
     select
         order_lines.order_id,
         count(*) as n_lines,
-        sum(order_lines.quantity) as total_quantity,
+        cast(sum(order_lines.quantity) as bigint) as total_quantity,
         max(order_lines.quantity) as max_line_quantity,
-        sum(round(order_lines.quantity * order_lines.unit_price, 2)) as amount_local,
+        -- the lines' currency is the amount's (one per order: tested on the mart)
+        any_value(order_lines.unit_price_currency) as currency,
+        cast(sum(round(order_lines.quantity * order_lines.unit_price, 2)) as decimal(18, 2))
+            as amount_local,
         max(order_lines.unit_price / nullif(products.list_price, 0)) as max_price_to_list
     from {{ ref('int_order_line__conformed') }} as order_lines
     left join {{ ref('int_product__conformed') }} as products
@@ -28,11 +31,12 @@ select
     orders.customer_id,
     orders.employee_id,
     orders.status,
-    orders.currency,
+    coalesce(lines.currency, orders.currency) as currency,
     coalesce(lines.amount_local, 0) as amount_local,
     rates.rate_to_base as fx_rate,
     rates.base_currency,
-    round(coalesce(lines.amount_local, 0) * rates.rate_to_base, 2) as amount_base,
+    cast(round(coalesce(lines.amount_local, 0) * rates.rate_to_base, 2) as decimal(18, 2))
+        as amount_base,
     coalesce(lines.n_lines, 0) as n_lines,
     coalesce(lines.total_quantity, 0) as total_quantity,
     lines.max_line_quantity,
@@ -41,5 +45,5 @@ select
 from orders
 left join lines on orders.order_id = lines.order_id
 asof left join rates
-    on orders.currency = rates.currency
+    on coalesce(lines.currency, orders.currency) = rates.currency
     and orders.order_date >= rates.rate_date

@@ -18,6 +18,27 @@ CONTAMINATION = 0.02  # at most this share of orders is flagged; the demo plants
 MIN_TIMES_USUAL = 3.0
 
 
+# The columns of ml.order_anomalies, as score_orders returns them and analysts read them.
+ORDER_ANOMALIES_COLUMNS = {
+    "order_id": ("bigint", "ERP order id; the order_id of marts.fct_orders."),
+    "anomaly_score": (
+        "double",
+        "Isolation Forest anomaly score between 0 and 1: the higher, the less the order looks "
+        "like the others.",
+    ),
+    "is_anomaly": (
+        "boolean",
+        f"Flagged as anomalous: isolated by the forest and at least {MIN_TIMES_USUAL:g}× the "
+        "usual value on some measure.",
+    ),
+    "reason": (
+        "varchar",
+        "For a flagged order, the measure furthest above its usual value, in words; empty "
+        "otherwise.",
+    ),
+}
+
+
 def times_usual(orders: pd.DataFrame) -> pd.DataFrame:
     """Each measure as a multiple of its median over all orders."""
     raw = orders[list(FEATURES)].astype(float).fillna(0.0)

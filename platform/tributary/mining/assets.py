@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from tributary.mining.anomalies import CONTAMINATION, FEATURES, score_orders
+from tributary.mining.anomalies import (
+    CONTAMINATION,
+    FEATURES,
+    ORDER_ANOMALIES_COLUMNS,
+    score_orders,
+)
 from tributary.settings import WAREHOUSE_POOL, Settings
 from tributary.warehouse import connect
 
@@ -15,11 +20,21 @@ def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         pool=WAREHOUSE_POOL,
         kinds={"scikit-learn", "duckdb"},
         description=(
-            "Orders that look unlike the others (Isolation Forest over the largest quantity on "
-            f"a line and the unit price against list price; about {CONTAMINATION:.1%} are "
-            "flagged). "
-            "`reason` names the measure furthest from normal for each flagged order."
+            "One row per order of marts.fct_orders, scored for how unlike the others it looks."
+            "\n\nAn Isolation Forest over the largest quantity on a line and the unit price "
+            f"against list price flags at most {CONTAMINATION:.1%} of orders; `reason` names "
+            "the measure furthest from normal for each flagged order."
         ),
+        # dagster's TableMetadataSet is private in this version: its public keys instead.
+        metadata={
+            "dagster/table_name": f"{settings.warehouse.stem}.ml.order_anomalies",
+            "dagster/column_schema": dg.TableSchema(
+                columns=[
+                    dg.TableColumn(name, type=type_, description=description)
+                    for name, (type_, description) in ORDER_ANOMALIES_COLUMNS.items()
+                ]
+            ),
+        },
     )
     def order_anomalies(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         with connect(settings.warehouse) as con:

@@ -7,6 +7,21 @@ import dagster as dg
 from tributary.publish.snapshot import PUBLISHED_SCHEMAS, publish_snapshot
 from tributary.settings import WAREHOUSE_POOL, Settings
 
+# main.published_tables, which publish_snapshot writes into every snapshot.
+PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(
+            "table_name", type="varchar", description="A published table, as schema.table."
+        ),
+        dg.TableColumn("row_count", type="integer", description="Its rows in this snapshot."),
+        dg.TableColumn(
+            "published_at",
+            type="timestamp with time zone",
+            description="When this snapshot was published.",
+        ),
+    ]
+)
+
 
 def audit_failures(instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckKey]) -> list[str]:
     """Why the working warehouse may not be published: a check that failed, never ran, or has
@@ -37,10 +52,17 @@ def build_publish_assets(
         kinds={"duckdb"},
         description=(
             f"The DuckDB file analysts open ({settings.snapshot.name}): every table of "
-            f"{', '.join(PUBLISHED_SCHEMAS)}, copied only when every check on the marts "
-            "passed since they last changed, then renamed into place in one step. The "
-            "previous one is kept for rollback."
+            f"{', '.join(PUBLISHED_SCHEMAS)}, as of the last build that passed its checks."
+            "\n\nCopied only when every check on the marts passed since they last changed, "
+            "then renamed into place in one step; the previous one is kept for rollback. "
+            "Each table's columns are documented on its own asset; the columns below are "
+            "those of `published_tables`, the file's index of what it holds."
         ),
+        # dagster's TableMetadataSet is private in this version: its public keys instead.
+        metadata={
+            "dagster/table_name": f"{settings.snapshot.stem}.main.published_tables",
+            "dagster/column_schema": PUBLISHED_TABLES_SCHEMA,
+        },
     )
     def analyst_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         # Also when run on its own: a failed audit from an earlier run still blocks.

@@ -156,21 +156,27 @@ def conversion(column: str, fmap: FieldMap, field: CanonicalField) -> str:
 
 
 def staging_columns(t: MappedTable) -> list[tuple[str, str, str]]:
-    """(expression, output column, comment) in the entity's field order."""
+    """(expression, output column, where it comes from) in the entity's field order."""
     by_target = {f.to: (name, f) for name, f in t.mapping.field_maps().items()}
     out = []
     for field_name, field in t.entity.fields.items():
         if field_name not in by_target:
             continue
         source_field, fmap = by_target[field_name]
-        out.append((conversion(t.column(source_field), fmap, field), field_name, source_field))
+        origin = f"From {t.source.name} `{source_field}`."
+        out.append((conversion(t.column(source_field), fmap, field), field_name, origin))
         if field.type == "money":
             currency = (
                 sql_string(fmap.currency)
                 if fmap.currency
                 else _macro("clean_text", t.column(fmap.currency_field or ""), case="upper")
             )
-            out.append((currency, f"{field_name}_currency", fmap.currency or fmap.currency_field))
+            origin = (
+                f"Always {fmap.currency}, as the mapping declares."
+                if fmap.currency
+                else f"From {t.source.name} `{fmap.currency_field}`."
+            )
+            out.append((currency, f"{field_name}_currency", origin))
     return out
 
 
@@ -210,9 +216,8 @@ def staging_sql(t: MappedTable) -> str:
         "",
         "select",
     ]
-    body = [(expr, name, f"from {src}") for expr, name, src in staging_columns(t)]
-    body += [(expr, name, "") for expr, name in _lineage_columns(t)]
-    for i, (expr, name, _) in enumerate(body):
+    body = [(expr, name) for expr, name, _ in staging_columns(t)] + _lineage_columns(t)
+    for i, (expr, name) in enumerate(body):
         comma = "," if i < len(body) - 1 else ""
         lines.append(f"    {expr} as {name}{comma}")
     lines.append("from source")
@@ -243,14 +248,14 @@ def staging_yaml(mapping: SourceMapping, tables: list[MappedTable]) -> dict:
     models = []
     for t in tables:
         columns = []
-        for _, name, source_field in staging_columns(t):
+        for _, name, origin in staging_columns(t):
             base = name.removesuffix("_currency")
             if name.endswith("_currency") and base in t.entity.fields:
                 doc = {"description": f"Currency of {base} (ISO 4217).", "data_type": "varchar"}
             else:
                 doc = _field_doc(t.entity.fields[name])
             column = {"name": name, **doc}
-            column["description"] += f" From {t.source.name} `{source_field}`."
+            column["description"] += f" {origin}"
             if name in t.entity.keys and t.entity.match == ["key"]:
                 column["data_tests"] = ["not_null"]
             columns.append(column)
@@ -356,7 +361,8 @@ def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
             "",
             f"-- declared by a data steward in seeds/xref/{xref_seed(entity_name)}.csv",
             "xref as (",
-            "    select source, source_id, canonical_id as matched_key",
+            f"    select source, source_id, cast(canonical_id as {SQL_TYPES[entity.fields[key].type]})"
+            " as matched_key",
             f"    from {{{{ ref('{xref_seed(entity_name)}') }}}}",
             "),",
         ]
@@ -592,7 +598,8 @@ def conformed_yaml(entities: dict[str, tuple[Entity, list[MappedTable]]]) -> dic
                         {"name": "source_id", "description": "The record's id there.",
                          "data_type": "varchar", "data_tests": ["not_null"]},
                         {"name": keys[0], "description": f"The canonical {keys[0]}; null when "
-                         "no match rule found one.", "data_type": "varchar",
+                         "no match rule found one.",
+                         "data_type": SQL_TYPES[entity.fields[keys[0]].type],
                          "data_tests": [{"not_null": {"config": {"severity": "warn"}}}]},
                         {"name": "matched_by", "description": "The match rule that found it.",
                          "data_type": "varchar"},
@@ -613,6 +620,34 @@ def crosswalk_mart_sql(entities: dict[str, tuple[Entity, list[MappedTable]]]) ->
         if len(entity.keys) == 1
     ]
     return "\n".join(lines) + "\nunion all\n".join(branches) + "\n"
+
+
+def xref_seeds_yaml(entity_names: list[str], dictionary: Dictionary) -> dict:
+    return {
+        "version": 2,
+        "seeds": [
+            {
+                "name": xref_seed(name),
+                "description": f"Cross-references a data steward keeps for {name}: the "
+                f"canonical {dictionary.entities[name].keys[0]} of a system's record that no "
+                "key or field rule matches right. First of the match rules.",
+                "columns": [
+                    {"name": "source", "description": "Source system.", "data_type": "varchar"},
+                    {
+                        "name": "source_id",
+                        "description": "The record's id there.",
+                        "data_type": "varchar",
+                    },
+                    {
+                        "name": "canonical_id",
+                        "description": f"The canonical {dictionary.entities[name].keys[0]} it is.",
+                        "data_type": "varchar",
+                    },
+                ],
+            }  # fmt: skip
+            for name in entity_names
+        ],
+    }
 
 
 CROSSWALK_MART_YAML = {
@@ -674,6 +709,11 @@ def generated_files(
         files[conformed / f"int_{name}__conformed.sql"] = conformed_sql(name, entity, own)
         if len(entity.keys) == 1:
             files[conformed / f"int_{name}__crosswalk.sql"] = crosswalk_sql(name, entity, own)
+    xrefs = [name for name, entity in dictionary.entities.items() if "xref" in entity.match]
+    if xrefs:
+        files[dbt_dir / "seeds" / "xref" / "_xref__seeds.yml"] = _yaml_text(
+            xref_seeds_yaml(xrefs, dictionary), "the dictionary's match rules"
+        )
     files[models / "marts" / "crosswalk.sql"] = crosswalk_mart_sql(entities)
     files[models / "marts" / "_crosswalk__models.yml"] = _yaml_text(
         CROSSWALK_MART_YAML, "the mappings"
@@ -693,7 +733,12 @@ def is_generated(path: Path) -> bool:
 def stale_files(files: dict[Path, str], dbt_dir: Path) -> tuple[list[Path], list[Path]]:
     """(files to write, generated files to delete) to bring the dbt project up to date."""
     write = [p for p, text in files.items() if not p.exists() or p.read_text("utf-8") != text]
-    existing = [p for p in (dbt_dir / "models").rglob("*") if p.is_file() and is_generated(p)]
+    existing = [
+        p
+        for folder in ("models", "seeds")
+        for p in (dbt_dir / folder).rglob("*")
+        if p.is_file() and is_generated(p)
+    ]
     delete = [p for p in existing if p not in files]
     return write, delete
 

@@ -44,7 +44,7 @@ with records as (
 
 -- declared by a data steward in seeds/xref/xref_employee.csv
 xref as (
-    select source, source_id, canonical_id as matched_key
+    select source, source_id, cast(canonical_id as varchar) as matched_key
     from {{ ref('xref_employee') }}
 ),
 
