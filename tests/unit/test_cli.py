@@ -27,7 +27,10 @@ def validate(sources_dir: Path) -> subprocess.CompletedProcess:
 def test_validate_accepts_the_demo_sources():
     result = validate(PROJECT_ROOT / "sources")
     assert result.returncode == 0, result.stderr
-    assert "4 source(s), their mappings and the dictionary valid: crm, erp, finance, hr" in result.stdout
+    assert (
+        "4 source(s), their mappings and the dictionary valid: crm, erp, finance, hr"
+        in result.stdout
+    )
 
 
 def test_validate_reports_each_broken_file_without_traceback(tmp_path):

@@ -361,8 +361,8 @@ def crosswalk_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
             "",
             f"-- declared by a data steward in seeds/xref/{xref_seed(entity_name)}.csv",
             "xref as (",
-            f"    select source, source_id, cast(canonical_id as {SQL_TYPES[entity.fields[key].type]})"
-            " as matched_key",
+            "    select source, source_id, "
+            f"cast(canonical_id as {SQL_TYPES[entity.fields[key].type]}) as matched_key",
             f"    from {{{{ ref('{xref_seed(entity_name)}') }}}}",
             "),",
         ]
