@@ -16,6 +16,7 @@ def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
     from tributary.ingest.sources import build_source
     from tributary.ingest.spec import load_specs
+    from tributary.quality.rules import load_hand_rules
     from tributary.standardize.dictionary import load_dictionary
     from tributary.standardize.mapping import load_mappings
 
@@ -25,6 +26,7 @@ def validate(settings: Settings) -> int:
             build_source(spec)  # dlt's own validation of rest_api configs, shards, globs
         dictionary = load_dictionary(settings.sources_dir)
         load_mappings(settings.sources_dir, specs, dictionary)
+        load_hand_rules(settings.sources_dir, dictionary)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -68,6 +70,7 @@ def generate(settings: Settings, check: bool) -> int:
 def schema_files(settings: Settings) -> dict[Path, str]:
     """JSON Schemas of the source files and the dictionary, for editor completion."""
     from tributary.ingest.spec import SourceSpec
+    from tributary.quality.rules import RulesFile
     from tributary.standardize.dictionary import Dictionary
     from tributary.standardize.mapping import Mapping
 
@@ -81,6 +84,7 @@ def schema_files(settings: Settings) -> dict[Path, str]:
             ("source", SourceSpec),
             ("dictionary", Dictionary),
             ("mapping", Mapping),
+            ("rules", RulesFile),
         )
     }
 

@@ -1,12 +1,11 @@
 """The whole graph, in process, against the demo enterprise — checked against its truth.
 
 Two runs: day 0 loads everything; after the demo clock moves a day, the second run loads only
-what changed, and the snapshot again equals the truth of the new day. A third run with a broken
-order in the ERP fails its blocking check, and the analysts' snapshot stays as it was.
+what changed, and the snapshot again equals the truth of the new day. Bad data and blocking
+failures: test_quality_gates.py.
 """
 
 import re
-import sqlite3
 from collections import Counter
 from datetime import datetime
 
@@ -16,7 +15,6 @@ import pytest
 
 from demo_enterprise import DemoEnterprise
 from demo_enterprise.generate import STATUSES
-from tributary.definitions import build_definitions
 from tributary.demo import environment, materialize_all, summarize
 from tributary.standardize.generate import load_mappings_for
 
@@ -248,59 +246,3 @@ def test_demo_end_to_end_matches_truth_and_loads_incrementally(settings):
     summary = summarize(second, settings)
     assert "run succeeded" in summary and "0 failed" in summary
     assert str(settings.snapshot) in summary
-
-
-def published_at(snapshot):
-    with duckdb.connect(str(snapshot), read_only=True) as con:
-        return con.execute("select max(published_at) from published_tables").fetchone()[0]
-
-
-def break_one_order(erp_path) -> int:
-    """A negative quantity on one line, as a newer change, so the next load picks it up."""
-    with sqlite3.connect(erp_path) as con:
-        order_id = con.execute("select min(order_id) from order_lines").fetchone()[0]
-        con.execute(
-            "update order_lines set quantity = -500, updated_at = '2030-01-01 00:00:00.000000' "
-            "where order_id = ? and line_no = 1",
-            [order_id],
-        )
-    return order_id
-
-
-@pytest.mark.e2e
-def test_blocking_check_failure_keeps_the_snapshot(settings):
-    enterprise = DemoEnterprise(settings.demo_dir, seed=SEED, scale=SCALE)
-    instance = dg.DagsterInstance.ephemeral()
-    with enterprise.serve() as env, environment(env):
-        assert materialize_all(settings, instance).success
-    before = published_at(settings.snapshot)
-
-    with enterprise.serve() as env, environment(env):
-        broken = break_one_order(enterprise.erp_path)
-        result = materialize_all(settings, instance)
-
-    assert not result.success
-    failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
-    assert [c.asset_check_key.name for c in failed] == ["pandera_fct_orders"]
-    assert failed[0].metadata["failure_count"].value >= 1
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "marts/fct_orders" in materialized  # written to the working warehouse ...
-    assert "publish/analyst_snapshot" not in materialized  # ... but never published
-    assert published_at(settings.snapshot) == before
-    assert_snapshot_matches_truth(settings.snapshot, enterprise.truth())
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        amount = con.execute(
-            "select amount_local from marts.fct_orders where order_id = ?", [broken]
-        ).fetchone()[0]
-    assert amount < 0
-    assert "FAILED marts/fct_orders:pandera_fct_orders" in summarize(result, settings)
-
-    # Publishing on its own later (UI, CLI) still refuses: the failed audit stands.
-    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
-    alone = job.execute_in_process(
-        instance=instance,
-        asset_selection=[dg.AssetKey(["publish", "analyst_snapshot"])],
-        raise_on_error=False,
-    )
-    assert not alone.success
-    assert published_at(settings.snapshot) == before

@@ -10,17 +10,80 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tributary.ingest.files import Filesystem
-from tributary.ingest.rest_spec import RestApi
+from tributary.ingest.rest_spec import RestApi, duration_seconds
 from tributary.ingest.sql import SqlDatabase
 from tributary.specfile import NAME_PATTERN, SpecError, SpecErrors, Strict, line_of, load_model
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+_DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$"  # for editors; parsed by duration_seconds
+
+
+class Freshness(Strict):
+    """How recently every table of a source must have loaded successfully.
+
+    Measured from the last successful load recorded by Dagster, not from timestamps inside
+    the data: a source that stops sending new rows but is reached every day is fresh, one
+    whose loads fail is not, however new its last rows were.
+    """
+
+    warn_after: str = Field(
+        description="Warn when the last successful load is older than this (e.g. 90m, 26h, 3d).",
+        json_schema_extra={"pattern": _DURATION_PATTERN},
+    )
+    block_after: str | None = Field(
+        None,
+        description="Fail with severity ERROR when the last successful load is older than this; "
+        "at least warn_after. Without it, staleness only ever warns.",
+        json_schema_extra={"pattern": _DURATION_PATTERN},
+    )
+
+    @field_validator("warn_after", "block_after", mode="before")
+    @classmethod
+    def _is_duration(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, str):
+            raise ValueError("write a duration with its unit, e.g. 90m, 26h or 3d")
+        try:
+            seconds = duration_seconds(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a duration: write e.g. 90m, 26h or 3d") from None
+        if seconds <= 0:
+            raise ValueError("a freshness duration must be longer than zero")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _block_after_warn(self) -> Freshness:
+        if self.block_after is not None and self.block_delta < self.warn_delta:
+            raise ValueError(
+                f"block_after ({self.block_after}) is shorter than warn_after "
+                f"({self.warn_after}): it must be at least as long"
+            )
+        return self
+
+    @property
+    def warn_delta(self) -> timedelta:
+        return timedelta(seconds=duration_seconds(self.warn_after))
+
+    @property
+    def block_delta(self) -> timedelta | None:
+        return (
+            None
+            if self.block_after is None
+            else timedelta(seconds=duration_seconds(self.block_after))
+        )
+
+    def __str__(self) -> str:
+        return f"warn after {self.warn_after}" + (
+            f", block after {self.block_after}" if self.block_after else ""
+        )
 
 
 class SourceSpec(Strict):
@@ -44,6 +107,11 @@ class SourceSpec(Strict):
         description="When the data's shape changes: evolve (new columns flow in, reported), "
         "freeze (a new column or type fails the load) or discard (values that do not fit "
         "are dropped, reported).",
+    )
+    freshness: Freshness | None = Field(
+        None,
+        description="How recently each table must have loaded successfully, e.g. "
+        "{warn_after: 26h, block_after: 72h}. Without it, the source gets no freshness check.",
     )
 
     @model_validator(mode="after")

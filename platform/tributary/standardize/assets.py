@@ -51,21 +51,42 @@ def dbt_vars(settings: Settings) -> str:
     )
 
 
-def build_dbt_assets(settings: Settings) -> tuple[dg.AssetsDefinition, DbtCliResource]:
+# Staging (and the source tests on the raw tables) builds in its own step: the quality layer
+# quarantines rows between staging and the conformed models, which read its tables.
+STAGING_SELECTION = "fqn:staging source:*"
+
+
+def build_dbt_assets(settings: Settings) -> tuple[list[dg.AssetsDefinition], DbtCliResource]:
+    """Two dbt steps around the quarantine: staging, then conformed models and marts."""
     project = dbt_project(settings)
+    # Source tests (e.g. codes no mapping knows) become checks on the raw tables themselves.
+    translator = LayerTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
+    )
 
     @dbt_assets(
         manifest=project.manifest_path,
-        # Source tests (e.g. codes no mapping knows) become checks on the raw tables themselves.
-        dagster_dbt_translator=LayerTranslator(
-            settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
-        ),
+        dagster_dbt_translator=translator,
+        select=STAGING_SELECTION,
+        name="dbt_staging",
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """Rename, cast and convert every source table into the dictionary's names and units."""
+        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        dagster_dbt_translator=translator,
+        exclude=STAGING_SELECTION,
+        name="dbt_models",
         pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        """Standardize and conform every source into the canonical warehouse tables."""
+        """Conform every entity across systems and build the marts analysts read."""
         yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
 
     # The dbt installed beside this Python, whether or not the virtualenv is activated.
     dbt_executable = str(Path(sys.executable).with_name("dbt"))
-    return dbt_models, DbtCliResource(project_dir=project, dbt_executable=dbt_executable)
+    resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable)
+    return [dbt_staging, dbt_models], resource

@@ -37,6 +37,20 @@ class CanonicalField(Strict):
         "currency (`<field>_base`). Without it the amount stays in its own currency.",
     )
     required: bool = Field(False, description="Every conformed record must have a value.")
+    min: float | str | None = Field(
+        None, description="Smallest valid value (a number, or an ISO date for dates)."
+    )
+    max: float | str | None = Field(
+        None, description="Largest valid value (a number, or an ISO date for dates)."
+    )
+    pattern: str | None = Field(None, description="Regular expression every value must match.")
+    unique: bool = Field(False, description="No two conformed records share a value.")
+    severity: Literal["warn", "block"] | None = Field(
+        None,
+        description="What breaking this field's rules does: `block` quarantines the row (it "
+        "never reaches the marts), `warn` reports it. Default: block for the key and "
+        "required fields, warn otherwise.",
+    )
     personal_data: PersonalData | None = Field(
         None, description="Kind of personal data, for masking and access rules."
     )
@@ -55,6 +69,9 @@ class CanonicalField(Strict):
         if self.format and self.type != "id":
             raise ValueError("`format` is only for `id` fields")
         return self
+
+    def rule_severity(self, is_key: bool) -> str:
+        return self.severity or ("block" if self.required or is_key else "warn")
 
     def canonical_codes(self) -> list[str]:
         values = set((self.codes or {}).values())
@@ -92,6 +109,11 @@ class Entity(Strict):
         description="Which system's value a conformed record takes, per field.",
     )
     mart: str | None = Field(None, description="The dbt mart analysts read this entity from.")
+    identify_by: list[str] = Field(
+        [],
+        description="Fields that identify a record to a person (e.g. company_name, phone): "
+        "records agreeing on them after normalization are reported as likely duplicates.",
+    )
     fields: dict[str, CanonicalField]
 
     @property
@@ -111,6 +133,9 @@ class Entity(Strict):
                 raise ValueError(f"match rule {rule!r} is not `key`, `xref` or one of the fields")
         if len(self.keys) > 1 and set(self.match) - {"key"}:
             raise ValueError("an entity with a composite key matches by `key` only")
+        unknown = sorted(set(self.identify_by) - set(self.fields))
+        if unknown:
+            raise ValueError(f"identify_by names unknown field(s): {', '.join(unknown)}")
         unknown = sorted(set(self.survivorship.fields) - set(self.fields))
         if unknown:
             raise ValueError(f"survivorship names unknown field(s): {', '.join(unknown)}")

@@ -37,6 +37,7 @@ SQL_TYPES = {
     "timestamp": "timestamp",
     "boolean": "boolean",
 }
+UNREADABLE_TYPE = "struct(field varchar, value varchar)[]"
 FX_MODEL = "int_fx_rates_to_base"  # rate_date, currency, rate_to_base: see intermediate/
 _BARE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RESERVED = {"order", "group", "select", "from", "where", "user", "date", "table", "end", "case"}
@@ -204,6 +205,20 @@ def _lineage_columns(t: MappedTable) -> list[tuple[str, str]]:
     return columns
 
 
+def _may_be_unreadable(field: CanonicalField) -> bool:
+    """Whether a conversion can turn a value that was sent into null (and so lose it)."""
+    return field.type not in ("string", "email") and not (field.type == "id" and not field.format)
+
+
+def unreadable_fields(t: MappedTable) -> list[tuple[str, str]]:
+    """(canonical field, raw column) of the fields whose conversion can fail."""
+    return [
+        (fmap.to, t.column(source_field))
+        for source_field, fmap in t.mapping.field_maps().items()
+        if _may_be_unreadable(t.entity.fields[fmap.to])
+    ]
+
+
 def staging_sql(t: MappedTable) -> str:
     origin = t.source.path.name
     lines = [f"-- {line}" for line in HEADER.format(origin=origin).splitlines()]
@@ -212,15 +227,48 @@ def staging_sql(t: MappedTable) -> str:
         "",
         "with source as (",
         f"    select * from {{{{ source('{t.source.spec.dataset}', '{t.table}') }}}}",
+        "),",
+        "",
+        "staged as (",
+        "    select",
+    ]
+    checked = unreadable_fields(t)
+    body = [(expr, name) for expr, name, _ in staging_columns(t)] + _lineage_columns(t)
+    if checked:
+        sent = ",\n".join(f"            '{name}': cast({raw} as varchar)" for name, raw in checked)
+        body.append(("{\n" + sent + "\n        }", "_sent"))
+    for i, (expr, name) in enumerate(body):
+        comma = "," if i < len(body) - 1 else ""
+        if name == "_sent":
+            lines.append(
+                "        -- the values as sent, to tell one no conversion could read from none"
+            )
+        lines.append(f"        {expr} as {name}{comma}")
+    record = ["_source_id", "_load_id"]
+    if t.is_file:
+        record += ["_source_file", "cast(_source_line as varchar)"]
+    lines += [
+        "    from source",
         ")",
         "",
         "select",
+        "    * exclude (_sent)," if checked else "    *,",
+        f"    concat_ws('|', {', '.join(record)}) as _record_id,",
+        "    -- values sent that no conversion could read: the dictionary's rules quarantine or",
+        "    -- report them, so nothing becomes null unnoticed",
     ]
-    body = [(expr, name) for expr, name, _ in staging_columns(t)] + _lineage_columns(t)
-    for i, (expr, name) in enumerate(body):
-        comma = "," if i < len(body) - 1 else ""
-        lines.append(f"    {expr} as {name}{comma}")
-    lines.append("from source")
+    if checked:
+        cases = [
+            f"        case when {name} is null and {_macro('clean_text', f'_sent.{name}')} "
+            f"is not null then {{'field': '{name}', 'value': _sent.{name}}} end"
+            for name, _ in checked
+        ]
+        lines += ["    list_filter(["]
+        lines += [c + ("," if i < len(cases) - 1 else "") for i, c in enumerate(cases)]
+        lines += ["    ], lambda e: e is not null) as _unreadable"]
+    else:
+        lines.append(f"    cast([] as {UNREADABLE_TYPE}) as _unreadable")
+    lines.append("from staged")
     return "\n".join(lines) + "\n"
 
 
@@ -236,6 +284,11 @@ _LINEAGE_DOCS = {
     "_source_file": ("varchar", "The export file the row came from."),
     "_source_line": ("bigint", "The line of that file."),
     "_load_id": ("varchar", "The dlt load that brought the row."),
+    "_record_id": ("varchar", "This delivered row: source id, load and (for files) file and line."),
+    "_unreadable": (
+        UNREADABLE_TYPE,
+        "Fields whose value was sent but no conversion could read, with the value as sent.",
+    ),
 }
 
 
@@ -260,6 +313,7 @@ def staging_yaml(mapping: SourceMapping, tables: list[MappedTable]) -> dict:
                 column["data_tests"] = ["not_null"]
             columns.append(column)
         columns += [_lineage_doc(name) for _, name in _lineage_columns(t)]
+        columns += [_lineage_doc("_record_id"), _lineage_doc("_unreadable")]
         models.append(
             {
                 "name": t.model,
@@ -408,6 +462,18 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join(sql_string(v) for v in values) + "]"
 
 
+def _not_quarantined(entity_name: str, keyword: str) -> str:
+    return (
+        f"    -- rows a blocking rule holds back (quality.quarantine_{entity_name}) stop here\n"
+        f"    {keyword} not exists (\n"
+        f"        select 1 from {{{{ source('quality', 'quarantine_{entity_name}') }}}} as held\n"
+        "        where held.source = staged._source\n"
+        "            and held.source_table = staged._source_table\n"
+        "            and held.record_id = staged._record_id\n"
+        "    )\n"
+    )
+
+
 def _survivor(column: str, rule: list[str] | str, default: list[str] | str, filter_on: str) -> str:
     """First non-null value of a column by its rule: a ranking of systems, or the newest."""
     # ties (equal time, same system) go to the lowest id, so a rebuild never flips a value
@@ -462,7 +528,8 @@ def conformed_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
     for t in tables:
         if single:
             mapped = {f.to for f in t.mapping.field_maps().values()}
-            exclude = f" exclude ({keys[0]})" if keys[0] in mapped else ""
+            excluded = ([keys[0]] if keys[0] in mapped else []) + ["_unreadable"]
+            exclude = f" exclude ({', '.join(excluded)})"
             select = (
                 f"    select\n        crosswalk.{keys[0]},\n"
                 f"        staged.*{exclude}\n"
@@ -471,16 +538,21 @@ def conformed_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
                 "        on staged._source = crosswalk.source\n"
                 "        and staged._source_table = crosswalk.source_table\n"
                 "        and staged._source_id = crosswalk.source_id\n"
-                "    where crosswalk." + keys[0] + " is not null\n"
-                "    -- the newest version of a record delivered more than once\n"
+                "    where crosswalk."
+                + keys[0]
+                + " is not null\n"
+                + _not_quarantined(entity_name, "and")
+                + "    -- the newest version of a record delivered more than once\n"
                 "    qualify row_number() over (\n"
                 f"        partition by staged._source_id order by {_order_newest(t, 'staged')}\n"
                 "    ) = 1"
             )
         else:
             select = (
-                f"    select *\n    from {{{{ ref('{t.model}') }}}} as staged\n"
-                "    -- the newest version of a record delivered more than once\n"
+                "    select * exclude (_unreadable)\n"
+                f"    from {{{{ ref('{t.model}') }}}} as staged\n"
+                + _not_quarantined(entity_name, "where")
+                + "    -- the newest version of a record delivered more than once\n"
                 "    qualify row_number() over (\n"
                 f"        partition by {', '.join('staged.' + k for k in keys)}"
                 f" order by {_order_newest(t, 'staged')}\n"
@@ -503,6 +575,7 @@ def conformed_sql(entity_name: str, entity: Entity, tables: list[MappedTable]) -
         survivors.append(_survivor(column, field_rule, default, base))
     survivors += [
         "list_sort(list_distinct(list(_source))) as _sources",
+        "list(_source || '.' || _source_table order by _source, _source_table) as _merged_from",
         "max(_updated_at) as _updated_at",
     ]
     ctes.append(
@@ -573,6 +646,9 @@ def conformed_yaml(entities: dict[str, tuple[Entity, list[MappedTable]]]) -> dic
         columns += [
             {"name": "_sources", "description": "Systems that know this record.",
              "data_type": "varchar[]"},
+            {"name": "_merged_from", "description": "The source table of each delivered "
+             "record merged into this one (source.table), one entry per record.",
+             "data_type": "varchar[]"},
             _lineage_doc("_updated_at"),
         ]  # fmt: skip
         model: dict = {
@@ -620,6 +696,27 @@ def crosswalk_mart_sql(entities: dict[str, tuple[Entity, list[MappedTable]]]) ->
         if len(entity.keys) == 1
     ]
     return "\n".join(lines) + "\nunion all\n".join(branches) + "\n"
+
+
+def quality_sources_yaml(entity_names: list[str]) -> dict:
+    """The quarantine tables (written by the quality layer) the conformed models read."""
+    return {
+        "version": 2,
+        "sources": [
+            {
+                "name": "quality",
+                "description": "Rows held back by blocking rules, one table per entity.",
+                "schema": "quality",
+                "tables": [
+                    {
+                        "name": f"quarantine_{name}",
+                        "description": f"Rows of {name} that break a blocking rule.",
+                    }
+                    for name in entity_names
+                ],
+            }
+        ],
+    }
 
 
 def xref_seeds_yaml(entity_names: list[str], dictionary: Dictionary) -> dict:
@@ -705,6 +802,9 @@ def generated_files(
     }
     conformed = models / "intermediate" / "conformed"
     files[conformed / "_conformed__models.yml"] = _yaml_text(conformed_yaml(entities), "mappings")
+    files[conformed / "_quality__sources.yml"] = _yaml_text(
+        quality_sources_yaml(list(entities)), "the mappings"
+    )
     for name, (entity, own) in entities.items():
         files[conformed / f"int_{name}__conformed.sql"] = conformed_sql(name, entity, own)
         if len(entity.keys) == 1:

@@ -11,13 +11,20 @@ crosswalk as (
 hr__departments as (
     select
         crosswalk.department_code,
-        staged.* exclude (department_code)
+        staged.* exclude (department_code, _unreadable)
     from {{ ref('stg_hr__departments') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.department_code is not null
+    -- rows a blocking rule holds back (quality.quarantine_department) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_department') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -34,6 +41,7 @@ conformed as (
         first(department_name order by _updated_at desc nulls last, _source, _source_id) filter (where department_name is not null) as department_name,
         first(department_name_zh order by _updated_at desc nulls last, _source, _source_id) filter (where department_name_zh is not null) as department_name_zh,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by department_code

@@ -11,13 +11,20 @@ crosswalk as (
 crm__users as (
     select
         crosswalk.employee_id,
-        staged.* exclude (employee_id)
+        staged.* exclude (employee_id, _unreadable)
     from {{ ref('stg_crm__users') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.employee_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_employee) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_employee') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -27,13 +34,20 @@ crm__users as (
 erp__sales_reps as (
     select
         crosswalk.employee_id,
-        staged.* exclude (employee_id)
+        staged.* exclude (employee_id, _unreadable)
     from {{ ref('stg_erp__sales_reps') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.employee_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_employee) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_employee') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -43,13 +57,20 @@ erp__sales_reps as (
 hr__employees as (
     select
         crosswalk.employee_id,
-        staged.* exclude (employee_id)
+        staged.* exclude (employee_id, _unreadable)
     from {{ ref('stg_hr__employees') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.employee_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_employee) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_employee') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -76,6 +97,7 @@ conformed as (
         first(email order by _rank, _updated_at desc nulls last, _source_id) filter (where email is not null) as email,
         first(sales_region order by _rank, _updated_at desc nulls last, _source_id) filter (where sales_region is not null) as sales_region,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by employee_id

@@ -5,8 +5,15 @@
 
 with
 finance__fx_rates as (
-    select *
+    select * exclude (_unreadable)
     from {{ ref('stg_finance__fx_rates') }} as staged
+    -- rows a blocking rule holds back (quality.quarantine_fx_rate) stop here
+    where not exists (
+        select 1 from {{ source('quality', 'quarantine_fx_rate') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged.rate_date, staged.currency order by staged._updated_at desc nulls last, staged._load_id desc, staged._source_file desc, staged._source_line desc
@@ -23,6 +30,7 @@ conformed as (
         currency,
         first(usd_per_unit order by _updated_at desc nulls last, _source, _source_id) filter (where usd_per_unit is not null) as usd_per_unit,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by rate_date, currency

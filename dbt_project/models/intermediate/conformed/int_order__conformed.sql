@@ -11,13 +11,20 @@ crosswalk as (
 erp__orders as (
     select
         crosswalk.order_id,
-        staged.* exclude (order_id)
+        staged.* exclude (order_id, _unreadable)
     from {{ ref('stg_erp__orders') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.order_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_order) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_order') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -39,6 +46,7 @@ conformed as (
         first(currency order by _updated_at desc nulls last, _source, _source_id) filter (where currency is not null) as currency,
         first(source_table order by _updated_at desc nulls last, _source, _source_id) filter (where source_table is not null) as source_table,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by order_id

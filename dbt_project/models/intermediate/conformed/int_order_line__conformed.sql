@@ -5,8 +5,15 @@
 
 with
 erp__order_lines as (
-    select *
+    select * exclude (_unreadable)
     from {{ ref('stg_erp__order_lines') }} as staged
+    -- rows a blocking rule holds back (quality.quarantine_order_line) stop here
+    where not exists (
+        select 1 from {{ source('quality', 'quarantine_order_line') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged.order_id, staged.line_no order by staged._updated_at desc nulls last, staged._load_id desc
@@ -26,6 +33,7 @@ conformed as (
         first(unit_price order by _updated_at desc nulls last, _source, _source_id) filter (where unit_price is not null) as unit_price,
         first(unit_price_currency order by _updated_at desc nulls last, _source, _source_id) filter (where unit_price is not null) as unit_price_currency,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by order_id, line_no

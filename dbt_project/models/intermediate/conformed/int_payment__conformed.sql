@@ -11,13 +11,20 @@ crosswalk as (
 finance__payments as (
     select
         crosswalk.payment_id,
-        staged.* exclude (payment_id)
+        staged.* exclude (payment_id, _unreadable)
     from {{ ref('stg_finance__payments') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.payment_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_payment) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_payment') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc, staged._source_file desc, staged._source_line desc
@@ -36,6 +43,7 @@ conformed as (
         first(amount order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount,
         first(amount_currency order by _updated_at desc nulls last, _source, _source_id) filter (where amount is not null) as amount_currency,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by payment_id

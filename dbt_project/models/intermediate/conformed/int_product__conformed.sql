@@ -11,13 +11,20 @@ crosswalk as (
 erp__products as (
     select
         crosswalk.product_id,
-        staged.* exclude (product_id)
+        staged.* exclude (product_id, _unreadable)
     from {{ ref('stg_erp__products') }} as staged
     inner join crosswalk
         on staged._source = crosswalk.source
         and staged._source_table = crosswalk.source_table
         and staged._source_id = crosswalk.source_id
     where crosswalk.product_id is not null
+    -- rows a blocking rule holds back (quality.quarantine_product) stop here
+    and not exists (
+        select 1 from {{ source('quality', 'quarantine_product') }} as held
+        where held.source = staged._source
+            and held.source_table = staged._source_table
+            and held.record_id = staged._record_id
+    )
     -- the newest version of a record delivered more than once
     qualify row_number() over (
         partition by staged._source_id order by staged._updated_at desc nulls last, staged._load_id desc
@@ -37,6 +44,7 @@ conformed as (
         first(list_price order by _updated_at desc nulls last, _source, _source_id) filter (where list_price is not null) as list_price,
         first(list_price_currency order by _updated_at desc nulls last, _source, _source_id) filter (where list_price is not null) as list_price_currency,
         list_sort(list_distinct(list(_source))) as _sources,
+        list(_source || '.' || _source_table order by _source, _source_table) as _merged_from,
         max(_updated_at) as _updated_at
     from unioned
     group by product_id

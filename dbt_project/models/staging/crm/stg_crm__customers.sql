@@ -4,18 +4,38 @@
 
 with source as (
     select * from {{ source('raw_crm', 'customers') }}
+),
+
+staged as (
+    select
+        {{ clean_text("id") }} as customer_id,
+        {{ clean_text("company_name") }} as company_name,
+        {{ to_e164("contact_phone") }} as phone_e164,
+        {{ clean_email("email") }} as email,
+        {{ canonical_id("owner_user_id", "E%05d") }} as owner_employee_id,
+        {{ parse_timestamp("created_at", ["iso"]) }} as created_at,
+        'crm' as _source,
+        'customers' as _source_table,
+        cast(id as varchar) as _source_id,
+        {{ parse_timestamp("modified_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'phone_e164': cast(contact_phone as varchar),
+            'owner_employee_id': cast(owner_user_id as varchar),
+            'created_at': cast(created_at as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ clean_text("id") }} as customer_id,
-    {{ clean_text("company_name") }} as company_name,
-    {{ to_e164("contact_phone") }} as phone_e164,
-    {{ clean_email("email") }} as email,
-    {{ canonical_id("owner_user_id", "E%05d") }} as owner_employee_id,
-    {{ parse_timestamp("created_at", ["iso"]) }} as created_at,
-    'crm' as _source,
-    'customers' as _source_table,
-    cast(id as varchar) as _source_id,
-    {{ parse_timestamp("modified_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when phone_e164 is null and {{ clean_text("_sent.phone_e164") }} is not null then {'field': 'phone_e164', 'value': _sent.phone_e164} end,
+        case when owner_employee_id is null and {{ clean_text("_sent.owner_employee_id") }} is not null then {'field': 'owner_employee_id', 'value': _sent.owner_employee_id} end,
+        case when created_at is null and {{ clean_text("_sent.created_at") }} is not null then {'field': 'created_at', 'value': _sent.created_at} end
+    ], lambda e: e is not null) as _unreadable
+from staged

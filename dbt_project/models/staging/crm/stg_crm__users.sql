@@ -4,15 +4,31 @@
 
 with source as (
     select * from {{ source('raw_crm', 'users') }}
+),
+
+staged as (
+    select
+        {{ canonical_id("user_id", "E%05d") }} as employee_id,
+        {{ clean_text("full_name") }} as full_name,
+        {{ clean_email("email") }} as email,
+        'crm' as _source,
+        'users' as _source_table,
+        cast(user_id as varchar) as _source_id,
+        {{ parse_timestamp("modified_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'employee_id': cast(user_id as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ canonical_id("user_id", "E%05d") }} as employee_id,
-    {{ clean_text("full_name") }} as full_name,
-    {{ clean_email("email") }} as email,
-    'crm' as _source,
-    'users' as _source_table,
-    cast(user_id as varchar) as _source_id,
-    {{ parse_timestamp("modified_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when employee_id is null and {{ clean_text("_sent.employee_id") }} is not null then {'field': 'employee_id', 'value': _sent.employee_id} end
+    ], lambda e: e is not null) as _unreadable
+from staged

@@ -4,18 +4,42 @@
 
 with source as (
     select * from {{ source('raw_erp', 'order_lines') }}
+),
+
+staged as (
+    select
+        try_cast({{ clean_text("order_id") }} as bigint) as order_id,
+        try_cast({{ clean_text("line_no") }} as bigint) as line_no,
+        try_cast({{ clean_text("product_id") }} as bigint) as product_id,
+        try_cast({{ clean_text("quantity") }} as bigint) as quantity,
+        {{ parse_decimal("unit_price_cny", scale=2) }} as unit_price,
+        'CNY' as unit_price_currency,
+        'erp' as _source,
+        'order_lines' as _source_table,
+        concat_ws('|', cast(order_id as varchar), cast(line_no as varchar)) as _source_id,
+        {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'order_id': cast(order_id as varchar),
+            'line_no': cast(line_no as varchar),
+            'product_id': cast(product_id as varchar),
+            'quantity': cast(quantity as varchar),
+            'unit_price': cast(unit_price_cny as varchar)
+        } as _sent
+    from source
 )
 
 select
-    try_cast({{ clean_text("order_id") }} as bigint) as order_id,
-    try_cast({{ clean_text("line_no") }} as bigint) as line_no,
-    try_cast({{ clean_text("product_id") }} as bigint) as product_id,
-    try_cast({{ clean_text("quantity") }} as bigint) as quantity,
-    {{ parse_decimal("unit_price_cny", scale=2) }} as unit_price,
-    'CNY' as unit_price_currency,
-    'erp' as _source,
-    'order_lines' as _source_table,
-    concat_ws('|', cast(order_id as varchar), cast(line_no as varchar)) as _source_id,
-    {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when order_id is null and {{ clean_text("_sent.order_id") }} is not null then {'field': 'order_id', 'value': _sent.order_id} end,
+        case when line_no is null and {{ clean_text("_sent.line_no") }} is not null then {'field': 'line_no', 'value': _sent.line_no} end,
+        case when product_id is null and {{ clean_text("_sent.product_id") }} is not null then {'field': 'product_id', 'value': _sent.product_id} end,
+        case when quantity is null and {{ clean_text("_sent.quantity") }} is not null then {'field': 'quantity', 'value': _sent.quantity} end,
+        case when unit_price is null and {{ clean_text("_sent.unit_price") }} is not null then {'field': 'unit_price', 'value': _sent.unit_price} end
+    ], lambda e: e is not null) as _unreadable
+from staged

@@ -4,18 +4,36 @@
 
 with source as (
     select * from {{ source('raw_erp', 'products') }}
+),
+
+staged as (
+    select
+        try_cast({{ clean_text("product_id") }} as bigint) as product_id,
+        {{ clean_text("sku") }} as sku,
+        {{ clean_text("product_name") }} as product_name,
+        {{ clean_text("category") }} as category,
+        {{ parse_decimal("list_price_cny", scale=2) }} as list_price,
+        'CNY' as list_price_currency,
+        'erp' as _source,
+        'products' as _source_table,
+        cast(product_id as varchar) as _source_id,
+        {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'product_id': cast(product_id as varchar),
+            'list_price': cast(list_price_cny as varchar)
+        } as _sent
+    from source
 )
 
 select
-    try_cast({{ clean_text("product_id") }} as bigint) as product_id,
-    {{ clean_text("sku") }} as sku,
-    {{ clean_text("product_name") }} as product_name,
-    {{ clean_text("category") }} as category,
-    {{ parse_decimal("list_price_cny", scale=2) }} as list_price,
-    'CNY' as list_price_currency,
-    'erp' as _source,
-    'products' as _source_table,
-    cast(product_id as varchar) as _source_id,
-    {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when product_id is null and {{ clean_text("_sent.product_id") }} is not null then {'field': 'product_id', 'value': _sent.product_id} end,
+        case when list_price is null and {{ clean_text("_sent.list_price") }} is not null then {'field': 'list_price', 'value': _sent.list_price} end
+    ], lambda e: e is not null) as _unreadable
+from staged

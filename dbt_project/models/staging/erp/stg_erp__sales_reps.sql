@@ -4,15 +4,31 @@
 
 with source as (
     select * from {{ source('raw_erp', 'sales_reps') }}
+),
+
+staged as (
+    select
+        {{ canonical_id("emp_no", "E%05d") }} as employee_id,
+        {{ clean_text("rep_name") }} as full_name,
+        {{ clean_text("region") }} as sales_region,
+        'erp' as _source,
+        'sales_reps' as _source_table,
+        cast(emp_no as varchar) as _source_id,
+        {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'employee_id': cast(emp_no as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ canonical_id("emp_no", "E%05d") }} as employee_id,
-    {{ clean_text("rep_name") }} as full_name,
-    {{ clean_text("region") }} as sales_region,
-    'erp' as _source,
-    'sales_reps' as _source_table,
-    cast(emp_no as varchar) as _source_id,
-    {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when employee_id is null and {{ clean_text("_sent.employee_id") }} is not null then {'field': 'employee_id', 'value': _sent.employee_id} end
+    ], lambda e: e is not null) as _unreadable
+from staged

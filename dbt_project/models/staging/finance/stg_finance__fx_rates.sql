@@ -4,17 +4,35 @@
 
 with source as (
     select * from {{ source('raw_finance', 'fx_rates') }}
+),
+
+staged as (
+    select
+        {{ parse_date("\"日期\"", ["%Y-%m-%d"]) }} as rate_date,
+        {{ clean_text("\"币种\"") }} as currency,
+        {{ parse_decimal("\"兑美元汇率\"", scale=6) }} as usd_per_unit,
+        'finance' as _source,
+        'fx_rates' as _source_table,
+        concat_ws('|', cast("日期" as varchar), cast("币种" as varchar)) as _source_id,
+        cast(null as timestamp) as _updated_at,
+        _file_name as _source_file,
+        _line as _source_line,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'rate_date': cast("日期" as varchar),
+            'usd_per_unit': cast("兑美元汇率" as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ parse_date("\"日期\"", ["%Y-%m-%d"]) }} as rate_date,
-    {{ clean_text("\"币种\"") }} as currency,
-    {{ parse_decimal("\"兑美元汇率\"", scale=6) }} as usd_per_unit,
-    'finance' as _source,
-    'fx_rates' as _source_table,
-    concat_ws('|', cast("日期" as varchar), cast("币种" as varchar)) as _source_id,
-    cast(null as timestamp) as _updated_at,
-    _file_name as _source_file,
-    _line as _source_line,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when rate_date is null and {{ clean_text("_sent.rate_date") }} is not null then {'field': 'rate_date', 'value': _sent.rate_date} end,
+        case when usd_per_unit is null and {{ clean_text("_sent.usd_per_unit") }} is not null then {'field': 'usd_per_unit', 'value': _sent.usd_per_unit} end
+    ], lambda e: e is not null) as _unreadable
+from staged

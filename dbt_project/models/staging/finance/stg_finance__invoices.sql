@@ -4,20 +4,38 @@
 
 with source as (
     select * from {{ source('raw_finance', 'invoices') }}
+),
+
+staged as (
+    select
+        {{ clean_text("\"发票号\"") }} as invoice_id,
+        {{ clean_text("\"订单号\"") }} as order_no,
+        {{ clean_text("\"客户编号\"") }} as customer_id,
+        {{ parse_date("\"日期\"", ["%Y年%m月%d日"]) }} as invoice_date,
+        {{ parse_decimal("\"金额(USD)\"", scale=2) }} as amount,
+        'USD' as amount_currency,
+        'finance' as _source,
+        'invoices' as _source_table,
+        cast("发票号" as varchar) as _source_id,
+        cast(null as timestamp) as _updated_at,
+        _file_name as _source_file,
+        _line as _source_line,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'invoice_date': cast("日期" as varchar),
+            'amount': cast("金额(USD)" as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ clean_text("\"发票号\"") }} as invoice_id,
-    {{ clean_text("\"订单号\"") }} as order_no,
-    {{ clean_text("\"客户编号\"") }} as customer_id,
-    {{ parse_date("\"日期\"", ["%Y年%m月%d日"]) }} as invoice_date,
-    {{ parse_decimal("\"金额(USD)\"", scale=2) }} as amount,
-    'USD' as amount_currency,
-    'finance' as _source,
-    'invoices' as _source_table,
-    cast("发票号" as varchar) as _source_id,
-    cast(null as timestamp) as _updated_at,
-    _file_name as _source_file,
-    _line as _source_line,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when invoice_date is null and {{ clean_text("_sent.invoice_date") }} is not null then {'field': 'invoice_date', 'value': _sent.invoice_date} end,
+        case when amount is null and {{ clean_text("_sent.amount") }} is not null then {'field': 'amount', 'value': _sent.amount} end
+    ], lambda e: e is not null) as _unreadable
+from staged

@@ -4,19 +4,37 @@
 
 with source as (
     select * from {{ source('raw_finance', 'payments') }}
+),
+
+staged as (
+    select
+        {{ clean_text("\"付款单号\"") }} as payment_id,
+        {{ clean_text("\"发票号\"") }} as invoice_id,
+        {{ parse_date("\"付款日期\"", ["%Y年%m月%d日"]) }} as payment_date,
+        {{ parse_decimal("\"金额(USD)\"", scale=2) }} as amount,
+        'USD' as amount_currency,
+        'finance' as _source,
+        'payments' as _source_table,
+        cast("付款单号" as varchar) as _source_id,
+        cast(null as timestamp) as _updated_at,
+        _file_name as _source_file,
+        _line as _source_line,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'payment_date': cast("付款日期" as varchar),
+            'amount': cast("金额(USD)" as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ clean_text("\"付款单号\"") }} as payment_id,
-    {{ clean_text("\"发票号\"") }} as invoice_id,
-    {{ parse_date("\"付款日期\"", ["%Y年%m月%d日"]) }} as payment_date,
-    {{ parse_decimal("\"金额(USD)\"", scale=2) }} as amount,
-    'USD' as amount_currency,
-    'finance' as _source,
-    'payments' as _source_table,
-    cast("付款单号" as varchar) as _source_id,
-    cast(null as timestamp) as _updated_at,
-    _file_name as _source_file,
-    _line as _source_line,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when payment_date is null and {{ clean_text("_sent.payment_date") }} is not null then {'field': 'payment_date', 'value': _sent.payment_date} end,
+        case when amount is null and {{ clean_text("_sent.amount") }} is not null then {'field': 'amount', 'value': _sent.amount} end
+    ], lambda e: e is not null) as _unreadable
+from staged

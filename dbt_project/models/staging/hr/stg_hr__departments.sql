@@ -4,15 +4,25 @@
 
 with source as (
     select * from {{ source('raw_hr', 'departments') }}
+),
+
+staged as (
+    select
+        {{ clean_text("dept_code") }} as department_code,
+        {{ clean_text("dept_name") }} as department_name,
+        {{ clean_text("dept_name_zh") }} as department_name_zh,
+        'hr' as _source,
+        'departments' as _source_table,
+        cast(dept_code as varchar) as _source_id,
+        {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id
+    from source
 )
 
 select
-    {{ clean_text("dept_code") }} as department_code,
-    {{ clean_text("dept_name") }} as department_name,
-    {{ clean_text("dept_name_zh") }} as department_name_zh,
-    'hr' as _source,
-    'departments' as _source_table,
-    cast(dept_code as varchar) as _source_id,
-    {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    *,
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    cast([] as struct(field varchar, value varchar)[]) as _unreadable
+from staged

@@ -4,20 +4,42 @@
 
 with source as (
     select * from {{ source('raw_hr', 'employees') }}
+),
+
+staged as (
+    select
+        {{ canonical_id("staff_id", "E%05d") }} as employee_id,
+        {{ clean_text("name") }} as full_name,
+        {{ map_code("gender", {"M": "M", "F": "F", "male": "M", "female": "F", "男": "M", "女": "F"}, when_missing="U") }} as gender,
+        {{ parse_date("hire_date", ["%d/%m/%Y"]) }} as hire_date,
+        {{ clean_text("dept_code") }} as department_code,
+        {{ parse_decimal("monthly_salary", scale=2) }} as monthly_salary,
+        'CNY' as monthly_salary_currency,
+        {{ clean_email("email") }} as email,
+        'hr' as _source,
+        'employees' as _source_table,
+        cast(staff_id as varchar) as _source_id,
+        {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
+        _dlt_load_id as _load_id,
+        -- the values as sent, to tell one no conversion could read from none
+        {
+            'employee_id': cast(staff_id as varchar),
+            'gender': cast(gender as varchar),
+            'hire_date': cast(hire_date as varchar),
+            'monthly_salary': cast(monthly_salary as varchar)
+        } as _sent
+    from source
 )
 
 select
-    {{ canonical_id("staff_id", "E%05d") }} as employee_id,
-    {{ clean_text("name") }} as full_name,
-    {{ map_code("gender", {"M": "M", "F": "F", "male": "M", "female": "F", "男": "M", "女": "F"}, when_missing="U") }} as gender,
-    {{ parse_date("hire_date", ["%d/%m/%Y"]) }} as hire_date,
-    {{ clean_text("dept_code") }} as department_code,
-    {{ parse_decimal("monthly_salary", scale=2) }} as monthly_salary,
-    'CNY' as monthly_salary_currency,
-    {{ clean_email("email") }} as email,
-    'hr' as _source,
-    'employees' as _source_table,
-    cast(staff_id as varchar) as _source_id,
-    {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
-    _dlt_load_id as _load_id
-from source
+    * exclude (_sent),
+    concat_ws('|', _source_id, _load_id) as _record_id,
+    -- values sent that no conversion could read: the dictionary's rules quarantine or
+    -- report them, so nothing becomes null unnoticed
+    list_filter([
+        case when employee_id is null and {{ clean_text("_sent.employee_id") }} is not null then {'field': 'employee_id', 'value': _sent.employee_id} end,
+        case when gender is null and {{ clean_text("_sent.gender") }} is not null then {'field': 'gender', 'value': _sent.gender} end,
+        case when hire_date is null and {{ clean_text("_sent.hire_date") }} is not null then {'field': 'hire_date', 'value': _sent.hire_date} end,
+        case when monthly_salary is null and {{ clean_text("_sent.monthly_salary") }} is not null then {'field': 'monthly_salary', 'value': _sent.monthly_salary} end
+    ], lambda e: e is not null) as _unreadable
+from staged
