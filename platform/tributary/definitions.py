@@ -7,7 +7,12 @@ each layer's builder, tested in tests/test_definitions.py): DuckDB never sees tw
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from tributary.automation.jobs import daily_refresh, export_sensors, refresh_all
+from tributary.automation.jobs import (
+    daily_refresh,
+    export_sensors,
+    refresh_all,
+    replay_quarantine,
+)
 from tributary.ingest.assets import build_ingest
 from tributary.ingest.spec import load_specs
 from tributary.mining.assets import build_mining_assets
@@ -52,7 +57,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ingest, *dbt_steps, *quarantine, *scorecard, *mining, *publish],
         asset_checks=[*ingest_checks, *quality_checks, *freshness],
-        jobs=[refresh_all],
+        jobs=[refresh_all, replay_quarantine],
         schedules=[daily_refresh],
         sensors=[*export_sensors(specs), *build_freshness_sensors(specs)],
         resources={"dlt": DagsterDltResource(), "dbt": dbt_resource},

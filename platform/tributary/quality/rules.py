@@ -265,7 +265,12 @@ def failures(frame: pd.DataFrame, schema: EntitySchema) -> pd.DataFrame:
             out.append(
                 (int(case.index), rule.name, rule.severity, rule.reason.replace("{value}", value))
             )
-        return pd.DataFrame(out, columns=columns).drop_duplicates(["index", "rule"])
+        found = pd.DataFrame(out, columns=columns).drop_duplicates(["index", "rule"])
+        # a value sent but unreadable is one problem, not also "required but empty"
+        pairs = list(zip(found["index"], found["rule"], strict=True))
+        unreadable = {(i, r.removesuffix(".readable")) for i, r in pairs if r.endswith(".readable")}
+        also_empty = [(i, r.removesuffix(".required")) in unreadable for i, r in pairs]
+        return found[[not x for x in also_empty]].reset_index(drop=True)
     return pd.DataFrame([], columns=columns)
 
 
