@@ -45,9 +45,31 @@ def published_tables(snapshot: Path) -> list[tuple]:
         ).fetchall()
 
 
+def quarantine_counts(warehouse: Path) -> list[tuple[str, int]]:
+    """(quarantine table, rows) for each entity that holds rows back."""
+    if not warehouse.exists():
+        return []
+    with connect(warehouse, read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'quality' "
+            "and table_name like 'quarantine\\_%' escape '\\' and table_name <> 'quarantine_log'"
+        ).fetchall()
+        counts = [
+            (f"quality.{t}", con.execute(f"select count(*) from quality.{t}").fetchone()[0])
+            for (t,) in tables
+        ]
+    return [(name, rows) for name, rows in sorted(counts) if rows]
+
+
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
     checks = result.get_asset_check_evaluations()
-    failed = [c.asset_check_key.to_user_string() for c in checks if not c.passed]
+    warn = dg.AssetCheckSeverity.WARN
+    failed = [
+        c.asset_check_key.to_user_string() for c in checks if not c.passed and c.severity != warn
+    ]
+    warned = [
+        c.asset_check_key.to_user_string() for c in checks if not c.passed and c.severity == warn
+    ]
     loaded = {}
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
@@ -57,8 +79,14 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
     lines = [f"run {'succeeded' if result.success else 'FAILED'}: {result.run_id}", ""]
     lines.append("rows loaded this run (only new and changed records on later runs):")
     lines += [f"  {key:<28} {rows:>8,}" for key, rows in sorted(loaded.items())]
-    lines += ["", f"checks: {len(checks) - len(failed)} passed, {len(failed)} failed"]
+    passed = len(checks) - len(failed) - len(warned)
+    lines += ["", f"checks: {passed} passed, {len(warned)} warnings, {len(failed)} failed"]
     lines += [f"  FAILED {key}" for key in failed]
+    lines += [f"  warning {key}" for key in warned]
+    quarantined = quarantine_counts(settings.warehouse)
+    if quarantined:
+        lines += ["", "rows held back by blocking rules (see quality.quarantine_<entity>):"]
+        lines += [f"  {name:<28} {rows:>8,}" for name, rows in quarantined]
     published = published_tables(settings.snapshot)
     if published:
         lines += [
