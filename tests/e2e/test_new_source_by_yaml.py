@@ -128,7 +128,10 @@ def test_a_new_system_needs_only_yaml(project: Settings, tmp_path: Path):
         result = materialize_all(project, instance)
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert [c.asset_check_key.to_user_string() for c in checks if not c.passed] == []
+    failed = {c.asset_check_key.to_user_string(): c.severity for c in checks if not c.passed}
+    assert dg.AssetCheckSeverity.ERROR not in failed.values(), failed
+    # only the demo's planted anomalies and reused company names stand out, by design
+    assert {k.split(":")[1] for k in failed} <= {"numeric_outliers", "near_duplicates"}, failed
 
     with duckdb.connect(str(project.snapshot), read_only=True) as con:
         employees = {
