@@ -184,7 +184,11 @@ def staged(warehouse: Path, mapping: SourceMapping, dictionary: Dictionary) -> d
             cursor = con.execute(sql)
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()
-            out[t.table] = {n: Counter(r[i] for r in rows) for i, n in enumerate(names)}
+            out[t.table] = {
+                n: Counter(r[i] for r in rows)
+                for i, n in enumerate(names)
+                if not n.startswith("_")  # canonical fields, not lineage
+            }
     return out
 
 

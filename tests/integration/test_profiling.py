@@ -242,11 +242,8 @@ def test_write_disposition_is_read_from_a_real_dlt_dataset(settings, tmp_path):
 
 @pytest.fixture
 def platform_with_profiling(settings) -> dg.Definitions:
-    """The platform's definitions with the profiling layer added, as build_definitions will."""
-    profiling = dg.Definitions(
-        assets=build_profiling_assets(settings), asset_checks=build_profiling_checks(settings)
-    )
-    return dg.Definitions.merge(build_definitions(settings), profiling)
+    """The platform's definitions, profiling layer included."""
+    return build_definitions(settings)
 
 
 def test_every_profiling_check_targets_a_platform_asset_in_the_warehouse_pool(
