@@ -198,7 +198,11 @@ def build_quality_assets(
         own = [StagedRules(t, hand) for t in tables if t.entity_name == entity]
         assets.append(_quarantine_asset(settings, entity, own))
         checks += [_staging_check(settings, staged) for staged in own]
-    checks += _mart_checks(settings, dictionary, hand, {t.entity_name for t in tables})
+    checks += [
+        _mart_check(settings, name, dictionary.entities[name].mart, dictionary)
+        for name in sorted({t.entity_name for t in tables})
+        if dictionary.entities[name].mart
+    ]
     return assets, checks
 
 
@@ -277,18 +281,6 @@ def _result(frame: pd.DataFrame, failed: pd.DataFrame) -> dg.AssetCheckResult:
             "sample": dg.MetadataValue.md(_sample(frame, failed)),
         },
     )
-
-
-def _mart_checks(
-    settings: Settings, dictionary: Dictionary, hand: list[HandRule], entities: set[str]
-) -> list[dg.AssetChecksDefinition]:
-    checks = []
-    for name in sorted(entities):
-        entity = dictionary.entities[name]
-        if not entity.mart:
-            continue
-        checks.append(_mart_check(settings, name, entity.mart, dictionary))
-    return checks
 
 
 def _mart_check(
