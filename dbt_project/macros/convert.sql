@@ -48,17 +48,28 @@ printf({{ convert_literal(format) }}, try_cast(regexp_extract({{ clean_text(expr
 {#- Text money or a number as decimal(18, scale). Currency symbols and codes (¥ $ € CNY 元),
     spaces and thousands separators are dropped; decimal_mark ',' reads '1.234,50' as 1234.50;
     a leading minus or parentheses make it negative. Numeric input is cast as it is (its text
-    could be '1e-05'). '' and anything that is not a number give null. -#}
+    could be '1e-05'); so is an exponent ('1.5E+3'). '' and anything that is not a number in the
+    declared convention give null ('1.234,50' with decimal_mark '.', '12abc34'), so it is
+    reported as unreadable instead of read as another amount. -#}
 {% macro parse_decimal(expr, decimal_mark='.', scale=2) -%}
+{%- set group, point = (',', '\.') if decimal_mark == '.' else ('\.', ',') -%}
 case
     when typeof({{ expr }}) <> 'VARCHAR' then try_cast({{ expr }} as decimal(18, {{ scale }}))
-    else try_cast(regexp_replace(
-        {%- if decimal_mark == ',' %}
-        replace(replace(regexp_replace({{ clean_text(expr) }}, '[^0-9.,()-]', '', 'g'), '.', ''), ',', '.'),
-        {%- else %}
-        replace(regexp_replace({{ clean_text(expr) }}, '[^0-9.,()-]', '', 'g'), ',', ''),
-        {%- endif %}
-        '^\((.*)\)$', '-\1') as decimal(18, {{ scale }}))
+    else list_transform(
+        [regexp_replace({{ clean_text(expr) }}, '(?i)cny|rmb|usd|eur|gbp|hkd|jpy|元|¥|￥|\$|€|£|[\s\x{00A0}\x{2009}\x{202F}]', '', 'g')],
+        lambda v: case
+            when regexp_full_match(v, '[-+]?[0-9]+(\.[0-9]+)?[eE][-+]?[0-9]+')
+                then try_cast(try_cast(v as double) as decimal(18, {{ scale }}))
+            when regexp_full_match(v, '\(?[-+]?([0-9]{1,3}({{ group }}[0-9]{3})+|[0-9]+)({{ point }}[0-9]+)?\)?')
+                then try_cast(regexp_replace(
+                    {%- if decimal_mark == ',' %}
+                    replace(replace(v, '.', ''), ',', '.'),
+                    {%- else %}
+                    replace(v, ',', ''),
+                    {%- endif %}
+                    '^\((.*)\)$', '-\1') as decimal(18, {{ scale }}))
+        end
+    )[1]
 end
 {%- endmacro %}
 

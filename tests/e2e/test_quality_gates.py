@@ -118,14 +118,12 @@ def test_bad_rows_are_quarantined_and_a_blocking_failure_keeps_the_snapshot(sett
     assert published_at(settings.snapshot) > clean
 
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        held = {
-            (r[0], r[1]): r[2]
-            for r in con.execute(
-                "select source_id, rule, reason from quality.quarantine_order union all "
-                "select source_id, rule, reason from quality.quarantine_order_line union all "
-                "select source_id, rule, reason from quality.quarantine_invoice"
-            ).fetchall()
-        }
+        rows = con.execute(
+            "select source_id, rule, reason from quality.quarantine_order union all "
+            "select source_id, rule, reason from quality.quarantine_order_line union all "
+            "select source_id, rule, reason from quality.quarantine_invoice"
+        ).fetchall()
+        held = {(r[0], r[1]): r[2] for r in rows}
         ledger = {
             name: checks[f"{mart}:reconciliation"].metadata
             for name, mart in [("invoice", "marts/fct_invoices"), ("order", "marts/fct_orders")]
@@ -142,7 +140,7 @@ def test_bad_rows_are_quarantined_and_a_blocking_failure_keeps_the_snapshot(sett
     assert held[(finance["date"], "invoice.invoice_date.readable")] == (
         "invoice_date: no conversion could read '2025年13月45日'"
     )
-    assert len(held) == 4  # the outlier and the re-export are not errors
+    assert len(rows) == len(held) == 4  # once each; the outlier and the re-export are no errors
     # rows in = rows out + quarantined + duplicates merged (+ unmatched), term by term
     assert ledger["invoice"]["quarantined"].value == 2
     assert ledger["invoice"]["duplicates_merged"].value >= 1

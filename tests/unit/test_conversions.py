@@ -167,6 +167,13 @@ def test_parse_decimal_dot_convention(db):
             ("(¥ 80)", Decimal("-80")),
             ("0.005", Decimal("0.01")),  # rounded to the scale
             ("1.2.3", None),
+            ("1,234,567.89", Decimal("1234567.89")),
+            ("1.5E+3", Decimal("1500")),
+            # text that is a number only in the other convention, or with stray letters, is
+            # unreadable (and reported), never read as a different amount
+            ("1.234,50", None),
+            ("1 234,50", None),
+            ("12abc34", None),
             ("abc", None),
             ("-", None),
             ("", None),

@@ -100,6 +100,7 @@ def test_a_mapping_to_an_unknown_field_names_the_file_line_and_fix(tmp_path):
         ),
         (("      staffID: employee_id  # S00017 → E00017\n", ""), "no `id`"),
         (("name: full_name", "name: email"), "'email' is already fed by"),
+        (("gender: gender", "gender: {to: gender, codes: {X: Q}}"), "Q are not canonical"),
     ],
 )
 def test_mapping_mistakes_are_reported_with_a_line(tmp_path, change, message):

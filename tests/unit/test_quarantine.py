@@ -3,6 +3,7 @@
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 from sql_harness import SOURCES, Warehouse
 
@@ -76,12 +77,17 @@ def test_each_rule_fails_with_its_severity_and_reason():
         ("S00003", "employee.hire_date_not_in_future"): (
             "block", "The hire date is in the future.",
         ),
-        ("S00004", "employee.gender.readable"): ("warn", "gender: no conversion could read 'X'"),
+        # personal data (gender, salary, e-mail) is never written into a reason
+        ("S00004", "employee.gender.readable"): (
+            "warn", "gender: no conversion could read a value (withheld: personal data)",
+        ),
         ("S00004", "employee.monthly_salary.readable"): (
-            "warn", "monthly_salary: no conversion could read 'abc'",
+            "warn", "monthly_salary: no conversion could read a value (withheld: personal data)",
         ),
         ("S00005", "employee.email.pattern"): (
-            "warn", "email 'not-an-e-mail' does not look like ^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$",
+            "warn",
+            "email a value (withheld: personal data) does not look like "
+            "^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$",
         ),
     }  # fmt: skip
 
@@ -116,6 +122,11 @@ def test_blocked_rows_are_quarantined_kept_out_and_released_after_a_fix():
     ]
     conformed = {r[0] for r in wh.rows("select employee_id from int_employee__conformed")}
     assert "E00002" in conformed and "E00003" not in conformed
+    # a row given twice (e.g. two rows sharing a record id) is held once, and stays once
+    rows = quarantine_rows(frame, failed)
+    for _ in range(3):
+        write_quarantine(wh.con, "employee", pd.concat([rows, rows]), DAY2)
+    assert wh.rows("select count(*) from quality.quarantine_employee") == [(1,)]
     log = wh.rows("select event, source_id from quality.quarantine_log order by logged_at, 2")
     assert log == [("quarantined", "S00002"), ("quarantined", "S00003"), ("released", "S00002")]
 

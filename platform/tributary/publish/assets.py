@@ -24,8 +24,9 @@ PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
 
 
 def audit_failures(instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckKey]) -> list[str]:
-    """Why the working warehouse may not be published: a check that failed, never ran, or has
-    not run since its table last changed. Empty when every audit passed."""
+    """Why the working warehouse may not be published: a check that failed (a warning does
+    not count), never ran, or has not run since its table last changed. Empty when every
+    audit passed."""
     failures = []
     for check in checks:
         record = instance.get_latest_asset_check_evaluation_record(check)
@@ -34,8 +35,8 @@ def audit_failures(instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckK
         name = check.to_user_string()
         if evaluation is None:
             failures.append(f"{name} has no result")
-        elif not evaluation.passed:
-            failures.append(f"{name} failed")
+        elif not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
+            failures.append(f"{name} failed")  # a warning is reported, it does not block
         elif changed is not None and record.event.timestamp < changed.timestamp:
             failures.append(f"{name} has not run since the table changed")
     return failures

@@ -140,6 +140,9 @@ def write_quarantine(
     previous = con.execute(
         f"select {', '.join(key)}, source_id, reason, quarantined_at from {SCHEMA}.{table}"
     ).df()
+    # one row per (record, rule), whatever the inputs hold: a repeat would multiply on merge
+    rows = rows.drop_duplicates(key)
+    previous = previous.sort_values("quarantined_at").drop_duplicates(key)
     merged = rows.merge(previous[[*key, "quarantined_at"]], on=key, how="left")
     merged["quarantined_at"] = merged["quarantined_at"].fillna(
         pd.Timestamp(now.replace(tzinfo=None))
@@ -172,6 +175,7 @@ def write_quarantine(
         raise
     finally:
         con.unregister("quarantined_now")
+        con.unregister("log_now")
     return {"quarantined": len(merged), "entered": len(entered), "released": len(released)}
 
 

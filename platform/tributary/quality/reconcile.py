@@ -31,7 +31,8 @@ class Ledger:
     @property
     def unexplained(self) -> int:
         explained = self.rows_out + self.quarantined + self.duplicates_merged + self.unmatched
-        return (self.rows_in - self.staged) + (self.staged - explained)
+        # each layer's difference on its own: errors of opposite sign must not cancel
+        return abs(self.rows_in - self.staged) + abs(self.staged - explained)
 
 
 def ledger(con: duckdb.DuckDBPyConnection, t: MappedTable) -> Ledger:

@@ -52,6 +52,7 @@ class Rule:
     field: str | None
     severity: str
     reason: str  # what a failure means; `{value}` stands for the offending value
+    personal: bool = False  # the value is personal data: never written into a reason
 
 
 def rules_path(sources_dir: Path) -> Path:
@@ -124,7 +125,8 @@ def field_rules(
         prefix = f"{entity_name}.{name}"
 
         def rule(kind: str, reason: str) -> Rule:
-            return Rule(f"{prefix}.{kind}", name, severity, reason)  # noqa: B023
+            personal = field.personal_data is not None  # noqa: B023
+            return Rule(f"{prefix}.{kind}", name, severity, reason, personal)  # noqa: B023
 
         if field.required or name in entity.keys:
             out.append((rule("required", f"{name} is required but empty"), None))
@@ -275,6 +277,8 @@ def failures(frame: pd.DataFrame, schema: EntitySchema) -> pd.DataFrame:
 
 
 def _describe(value: object, rule: Rule) -> str:
+    if rule.personal:  # reasons reach the UI and the quarantine log
+        return "a value (withheld: personal data)"
     if rule.name.endswith(".readable"):
         sent = [item["value"] for item in value if item["field"] == rule.field]  # type: ignore[union-attr]
         return repr(sent[0]) if sent else "the value sent"

@@ -44,7 +44,6 @@ class CanonicalField(Strict):
         None, description="Largest valid value (a number, or an ISO date for dates)."
     )
     pattern: str | None = Field(None, description="Regular expression every value must match.")
-    unique: bool = Field(False, description="No two conformed records share a value.")
     severity: Literal["warn", "block"] | None = Field(
         None,
         description="What breaking this field's rules does: `block` quarantines the row (it "

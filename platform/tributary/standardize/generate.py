@@ -186,7 +186,8 @@ def _lineage_columns(t: MappedTable) -> list[tuple[str, str]]:
     source_id = (
         f"cast({ids[0]} as varchar)"
         if len(ids) == 1
-        else "concat_ws('|', " + ", ".join(f"cast({c} as varchar)" for c in ids) + ")"
+        # a null part stays visible (''), so (1, null) and (null, 1) stay apart
+        else "concat_ws('|', " + ", ".join(f"coalesce(cast({c} as varchar), '')" for c in ids) + ")"
     )
     updated = (
         _macro("parse_timestamp", t.column(t.mapping.updated_at), ["iso"])
@@ -244,9 +245,11 @@ def staging_sql(t: MappedTable) -> str:
                 "        -- the values as sent, to tell one no conversion could read from none"
             )
         lines.append(f"        {expr} as {name}{comma}")
-    record = ["_source_id", "_load_id"]
+    record = ["coalesce(_source_id, '')", "_load_id"]
     if t.is_file:
         record += ["_source_file", "cast(_source_line as varchar)"]
+    # (rows without an id of a non-file source share one record id per load: merge and replace
+    # sources have a primary key, so there is at most one such row)
     lines += [
         "    from source",
         ")",

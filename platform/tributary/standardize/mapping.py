@@ -128,6 +128,13 @@ def _field_problems(name: str, fmap: FieldMap, canonical: CanonicalField) -> lis
         for option, types in _OPTIONS_FOR.items()
         if option in fmap.model_fields_set and canonical.type not in types
     ]
+    allowed = set(canonical.canonical_codes())
+    unknown = sorted({*(fmap.codes or {}).values(), fmap.when_missing} - allowed - {None})
+    if canonical.type == "code" and unknown:
+        problems.append(
+            f"code(s) {', '.join(unknown)} are not canonical ({', '.join(sorted(allowed))}): "
+            "map onto the dictionary's codes, or add them there"
+        )
     if canonical.type == "money" and not (fmap.currency or fmap.currency_field):
         problems.append("a money field needs `currency: <ISO code>` or `currency_field: <field>`")
     return problems

@@ -25,7 +25,7 @@ staged as (
 
 select
     * exclude (_sent),
-    concat_ws('|', _source_id, _load_id) as _record_id,
+    concat_ws('|', coalesce(_source_id, ''), _load_id) as _record_id,
     -- values sent that no conversion could read: the dictionary's rules quarantine or
     -- report them, so nothing becomes null unnoticed
     list_filter([

@@ -16,7 +16,7 @@ staged as (
         'CNY' as unit_price_currency,
         'erp' as _source,
         'order_lines' as _source_table,
-        concat_ws('|', cast(order_id as varchar), cast(line_no as varchar)) as _source_id,
+        concat_ws('|', coalesce(cast(order_id as varchar), ''), coalesce(cast(line_no as varchar), '')) as _source_id,
         {{ parse_timestamp("updated_at", ["iso"]) }} as _updated_at,
         _dlt_load_id as _load_id,
         -- the values as sent, to tell one no conversion could read from none
@@ -32,7 +32,7 @@ staged as (
 
 select
     * exclude (_sent),
-    concat_ws('|', _source_id, _load_id) as _record_id,
+    concat_ws('|', coalesce(_source_id, ''), _load_id) as _record_id,
     -- values sent that no conversion could read: the dictionary's rules quarantine or
     -- report them, so nothing becomes null unnoticed
     list_filter([

@@ -13,7 +13,7 @@ staged as (
         {{ parse_decimal("\"兑美元汇率\"", scale=6) }} as usd_per_unit,
         'finance' as _source,
         'fx_rates' as _source_table,
-        concat_ws('|', cast("日期" as varchar), cast("币种" as varchar)) as _source_id,
+        concat_ws('|', coalesce(cast("日期" as varchar), ''), coalesce(cast("币种" as varchar), '')) as _source_id,
         cast(null as timestamp) as _updated_at,
         _file_name as _source_file,
         _line as _source_line,
@@ -28,7 +28,7 @@ staged as (
 
 select
     * exclude (_sent),
-    concat_ws('|', _source_id, _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
+    concat_ws('|', coalesce(_source_id, ''), _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
     -- values sent that no conversion could read: the dictionary's rules quarantine or
     -- report them, so nothing becomes null unnoticed
     list_filter([

@@ -21,7 +21,7 @@ staged as (
 
 select
     *,
-    concat_ws('|', _source_id, _load_id) as _record_id,
+    concat_ws('|', coalesce(_source_id, ''), _load_id) as _record_id,
     -- values sent that no conversion could read: the dictionary's rules quarantine or
     -- report them, so nothing becomes null unnoticed
     cast([] as struct(field varchar, value varchar)[]) as _unreadable
