@@ -111,6 +111,10 @@ def test_a_new_system_needs_only_yaml(project: Settings, tmp_path: Path):
     (project.sources_dir / "payroll.yaml").write_text(SOURCE, encoding="utf-8")
     (project.sources_dir / "payroll.mapping.yaml").write_text(MAPPING, encoding="utf-8")
     assert generate(project, check=False) == 0
+    # the dictionary page of the copy lists the new system; the project's own is untouched
+    page = (tmp_path / "docs" / "dictionary.md").read_text(encoding="utf-8")
+    assert "payroll.staff.`入职日期`" in page
+    assert "payroll" not in (PROJECT_ROOT / "docs" / "dictionary.md").read_text(encoding="utf-8")
     staging = project.dbt_project_dir / "models" / "staging" / "payroll" / "stg_payroll__staff.sql"
     assert "excel_serial" in staging.read_text(encoding="utf-8")
     dbt = Path(sys.executable).with_name("dbt")

@@ -929,5 +929,7 @@ def project_files(settings: Settings) -> dict[Path, str]:
     """Every generated file of the project: the dbt models and the dictionary page."""
     dictionary, mappings = load_mappings_for(settings)
     files = generated_files(mappings, dictionary, settings.dbt_project_dir)
-    files[settings.project_root / "docs" / "dictionary.md"] = dictionary_page(mappings, dictionary)
+    # beside the dbt project it describes (a copy of the project gets its own page)
+    docs = settings.dbt_project_dir.parent / "docs" / "dictionary.md"
+    files[docs] = dictionary_page(mappings, dictionary)
     return files
