@@ -68,6 +68,7 @@ class Contender:
 CONTENDERS = [
     Contender("scanner", "DuckDB postgres scanner (duckdb 1.5.5)", False, scanner_venv=True),
     Contender("tributary", "**Tributary SQL source**", True),
+    Contender("tributary_files", "Tributary, full load through dlt's load files", False),
     Contender("connectorx", "connectorx → DuckDB (Arrow stream)", False),
     Contender("dlt_connectorx", "dlt, connectorx backend", True),
     Contender("dlt_pyarrow", "dlt, pyarrow backend", True),
@@ -189,8 +190,8 @@ def loaded(database: Path, table: str) -> tuple[int, float]:
 
 
 def database_of(contender: Contender, workdir: Path) -> Path:
-    if contender.name == "tributary":
-        return workdir / "tributary" / "warehouse.duckdb"
+    if contender.name.startswith("tributary"):
+        return workdir / contender.name / "warehouse.duckdb"
     return workdir / f"{contender.name}.duckdb"
 
 

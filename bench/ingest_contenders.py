@@ -111,11 +111,20 @@ def _dlt(args: argparse.Namespace, backend: str) -> Result:
     return seconds, rows, f"raw.{args.table}"
 
 
-def tributary(args: argparse.Namespace) -> Result:
-    """Tributary's SQL source as a user declares it, through the pipeline its assets use."""
+def tributary(args: argparse.Namespace, streaming: bool = True) -> Result:
+    """Tributary's SQL source as a user declares it, through the pipeline its assets use.
+
+    ``streaming=False`` turns off the streamed full load (``ingest/sql_stream.py``): the full
+    load then goes through dlt's load files, as every load did before, for comparison.
+    """
+    if not streaming:
+        import tributary.ingest.sql
+
+        tributary.ingest.sql.can_stream = lambda name: False
     from tributary.ingest.assets import pipeline_for
     from tributary.ingest.sources import build_source
     from tributary.ingest.spec import SourceSpec
+    from tributary.ingest.sql_stream import loaded_rows
     from tributary.settings import Settings
 
     spec = SourceSpec.model_validate(
@@ -136,12 +145,12 @@ def tributary(args: argparse.Namespace) -> Result:
             },
         }
     )
-    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(args.workdir / "tributary")})
+    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(args.workdir / args.contender)})
     pipeline = pipeline_for(spec, settings)
     started = time.perf_counter()
     pipeline.run(build_source(spec, environ={"TPCH_URL": PG_SQLALCHEMY})).raise_on_failed_jobs()
     seconds = time.perf_counter() - started
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get("lineitem", 0)
+    rows = loaded_rows(pipeline).get("lineitem", 0)  # a streamed full load bypasses dlt's count
     return seconds, rows, f"{spec.dataset}.lineitem"
 
 
@@ -187,6 +196,7 @@ CONTENDERS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "scanner": scanner,
     "connectorx": connectorx,
     "tributary": tributary,
+    "tributary_files": lambda args: tributary(args, streaming=False),
     "dlt_connectorx": lambda args: _dlt(args, "connectorx"),
     "dlt_pyarrow": lambda args: _dlt(args, "pyarrow"),
     "dlt_default": lambda args: _dlt(args, "sqlalchemy"),

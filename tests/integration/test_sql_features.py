@@ -6,10 +6,15 @@ backend choice with its fallback, bounded batches, and every option checked with
 """
 
 import datetime as dt
+import threading
+import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
+import connectorx
 import duckdb
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
@@ -17,7 +22,8 @@ from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
 from tributary.ingest.spec import SourceSpec, SpecErrors, load_spec
 from tributary.ingest.sql_discover import discover, with_tables
-from tributary.ingest.sql_read import pick_backend, read_arrow
+from tributary.ingest.sql_read import RANGE_BATCHES, column_hints, pick_backend, read_arrow
+from tributary.ingest.sql_stream import loaded_rows
 from tributary.settings import Settings
 
 T0 = dt.datetime(2024, 1, 1)
@@ -78,8 +84,8 @@ def shop_spec(url: str, schema: str | None) -> SourceSpec:
 def load(spec: SourceSpec, settings: Settings, url: str) -> dict[str, int]:
     pipeline = pipeline_for(spec, settings)
     pipeline.run(build_source(spec, environ={"SHOP_URL": url})).raise_on_failed_jobs()
-    counts = pipeline.last_trace.last_normalize_info.row_counts
-    return {t: n for t, n in counts.items() if not t.startswith("_dlt")}
+    counts = loaded_rows(pipeline)  # dlt's counts and the rows streamed past its files
+    return {t: n for t, n in counts.items() if n and not t.startswith("_dlt")}
 
 
 def rows(settings: Settings, table: str, columns: str) -> dict:
@@ -283,7 +289,9 @@ def test_unknown_keys_get_their_line_and_a_did_you_mean(tmp_path):
     assert any("did you mean `incremental`" in e.fix for e in exc.value.errors)
 
 
-def test_backend_is_connectorx_where_it_reads_the_engine_with_bounded_batches(postgres_url):
+def test_backend_is_connectorx_where_it_reads_the_engine_with_bounded_batches(
+    postgres_url, monkeypatch
+):
     assert pick_backend("auto", sa.make_url(postgres_url)) == "connectorx"
     assert pick_backend("auto", sa.make_url("mysql+pymysql://u@h/d")) == "connectorx"
     assert pick_backend("auto", sa.make_url("sqlite:///x.db")) == "pyarrow"
@@ -299,18 +307,76 @@ def test_backend_is_connectorx_where_it_reads_the_engine_with_bounded_batches(po
     try:
         table = sa.Table(name, sa.MetaData(), autoload_with=engine)
         for columns in (["id"], ["id", "price"]):
-            statement = sa.select(*[table.c[c] for c in columns])
-            batches = list(read_arrow(engine, statement, "connectorx", 7, {}))
-            assert max(b.num_rows for b in batches) == 7
-            ids = [i for b in batches for i in b["id"].to_pylist()]
-            assert ids == list(range(1, 201))
-        # Split into ranges of about 5 batches, two read at a time: batches alternate between
-        # ranges, and every row arrives once.
+            for split_on in (None, table.c.id):  # one stream, or ranges read in threads
+                statement = sa.select(*[table.c[c] for c in columns])
+                batches = list(read_arrow(engine, statement, "connectorx", 7, {}, split_on, 2))
+                assert max(b.num_rows for b in batches) == 7
+                ids = [i for b in batches for i in b["id"].to_pylist()]
+                assert ids == list(range(1, 201))
+
+        # Split into ranges of a few batches, read whole by two threads, at most one range
+        # ahead of a slow caller per thread: memory stays bounded, every row arrives once.
+        started, running, most = [], [0], [0]
+        lock = threading.Lock()
+        read_sql = connectorx.read_sql
+
+        def counted(*args, **kwargs):
+            with lock:
+                started.append(args[1])
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            try:
+                return read_sql(*args, **kwargs)
+            finally:
+                with lock:
+                    running[0] -= 1
+
+        monkeypatch.setattr(connectorx, "read_sql", counted)
         statement = sa.select(table.c.id)
-        batches = list(read_arrow(engine, statement, "connectorx", 7, {}, table.c.id, readers=2))
-        ids = [i for b in batches for i in b["id"].to_pylist()]
-        assert sorted(ids) == list(range(1, 201)) and ids != sorted(ids)
-        assert max(b.num_rows for b in batches) <= 7
+        ids, started_at_first = [], None
+        for batch in read_arrow(engine, statement, "connectorx", 7, {}, table.c.id, readers=2):
+            started_at_first = started_at_first or len(started)
+            time.sleep(0.01)  # a slow caller
+            assert batch.num_rows <= 7
+            ids += batch["id"].to_pylist()
+        assert ids == list(range(1, 201))
+        ranges = -(-200 // (RANGE_BATCHES * 7))  # of about RANGE_BATCHES batches each
+        assert len(started) == ranges and most[0] <= 2  # two at a time
+        assert started_at_first <= 3  # the first two ranges and the one queued after the first
+        monkeypatch.undo()
+
+        # Read in ranges or as one stream, the rows and their Arrow types are the same: numerics
+        # travel as scaled integers and are rebuilt exactly, small integers and reals widen as
+        # connectorx's stream widens them (tables keep the column types they always had).
+        with engine.begin() as con:
+            con.execute(sa.text(f"drop table {name}"))
+            con.execute(
+                sa.text(
+                    f"create table {name} (id int primary key, s smallint, r real, "
+                    "n numeric(8, 3), w numeric(30, 4), d date)"
+                )
+            )
+            con.execute(
+                sa.text(
+                    f"insert into {name} select g, g % 100, g / 4.0, (g - 100) / 8.0, "
+                    "g * 1000000000000.5, date '2024-01-01' + g from generate_series(1, 200) g"
+                )
+            )
+            con.execute(
+                sa.text(f"insert into {name} values (201, null, null, -99999.999, null, null)")
+            )
+        table = sa.Table(name, sa.MetaData(), autoload_with=engine)
+        hints = column_hints(table)
+        read = {
+            split: pa.concat_tables(
+                read_arrow(engine, sa.select(table), "connectorx", 7, hints, split, readers=2)
+            )
+            for split in (None, table.c.id)
+        }
+        assert read[None].equals(read[table.c.id])
+        assert read[None].schema.field("s").type == pa.int64()
+        assert read[None].schema.field("n").type == pa.decimal128(8, 3)
+        assert read[None]["n"].to_pylist()[-1] == Decimal("-99999.999")
     finally:
         with engine.begin() as con:
             con.execute(sa.text(f"drop table {name}"))

@@ -2,7 +2,10 @@
 
 Any database SQLAlchemy reaches (PostgreSQL, MySQL/MariaDB, SQLite, …). Each target table is one
 dlt resource reading Arrow batches (connectorx where the URL allows, else SQLAlchemy + pyarrow):
-bounded memory, no per-row Python on the fast path. A source file says, per table::
+bounded memory, no per-row Python on the fast path. A table's first load, when it replaces the
+table (an incremental table's first load, a ``load: replace`` table's first load), is streamed
+into a DuckDB warehouse while it is read (``sql_stream``); every other load goes through dlt's
+load files. A source file says, per table::
 
     sql_database:
       credentials: ${ERP_URL}
@@ -44,6 +47,7 @@ from tributary.ingest.load import LoadMode, write_disposition
 from tributary.ingest.sql_cursor import Cursor
 from tributary.ingest.sql_deletes import DELETED_COLUMN, DeleteMode, key_columns, vanished_rows
 from tributary.ingest.sql_read import (
+    Backend,
     column_hints,
     column_of,
     partition_column,
@@ -52,6 +56,7 @@ from tributary.ingest.sql_read import (
     read_arrow,
     reflect,
 )
+from tributary.ingest.sql_stream import can_stream, stream_full_load
 from tributary.specfile import NAME_PATTERN, Strict
 
 SOURCE_TABLE_COLUMN = "_source_table"  # which shard a row came from
@@ -248,7 +253,8 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
 
     The first load of an incremental merge table reads every row, so it replaces the table
     instead: the same result as merging into an empty table, without dlt's staging copy and
-    key deduplication (twice the work on a big table). Later runs merge.
+    key deduplication (twice the work on a big table). Later runs merge. The first load of a
+    table goes straight into a DuckDB warehouse while it is read (``sql_stream``).
     """
     backend = pick_backend(db.backend, engine.url)
     if report_new:
@@ -262,36 +268,20 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
         else None
     )
     replacing = cursor is not None and cursor.full and table.mode == "merge"
+    streaming = (replacing or table.mode == "replace") and can_stream(table.name)
     hints: dict[str, Any] = {"columns": columns} if columns else {}
-    if replacing:
+    if streaming:
+        hints["write_disposition"] = "append"  # of zero rows: they are in place already
+    elif replacing:
         hints["write_disposition"] = "replace"
     if hints:
         yield dlt.mark.with_hints([], dlt.mark.make_hints(**hints))
     key = key_columns(table.primary_key)
-    drop_deleted = replacing and table.deleted_flag and table.deletes != "soft"
-    for shard, source in sources:
-        statement = _select_all(source)
-        if cursor is not None and not cursor.full:
-            statement = statement.where(column_of(source, cursor.column) >= cursor.start)
-        split = partition_column(source, key, columns)
-        split_on = None if split is None else column_of(source, split)
-        reading = read_arrow(
-            engine, statement, backend, db.chunk_size, columns, split_on, db.readers
-        )
-        for batch in reading:
-            if cursor is not None:
-                batch = cursor.admit(batch, key)
-            if table.deleted_flag:
-                batch = _boolean_flag(batch, table.deleted_flag)
-            if drop_deleted:
-                batch = _without_deleted(batch, table.deleted_flag)
-            if shard is not None:
-                batch = batch.append_column(
-                    SOURCE_TABLE_COLUMN,
-                    pc.fill_null(pa.nulls(batch.num_rows, pa.string()), shard),
-                )
-            if batch.num_rows:
-                yield batch
+    rows = _rows(engine, db, table, sources, columns, backend, cursor, key, replacing)
+    try:
+        yield from stream_full_load(table.name, rows) if streaming else rows
+    finally:
+        rows.close()  # a failed load must not leave a read (and its connection) open
     if cursor is not None:
         cursor.save()
     if table.detect_deletes and not replacing:
@@ -306,6 +296,46 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
             for _, source in sources
         )
         yield from vanished_rows(table.name, key, table.marker, table.deletes or "hard", keys)
+
+
+def _rows(
+    engine: sa.Engine,
+    db: SqlDatabase,
+    table: SqlTable,
+    sources: list[tuple[str | None, sa.FromClause]],
+    columns: dict[str, Any],
+    backend: Backend,
+    cursor: Cursor | None,
+    key: list[str],
+    replacing: bool,
+) -> Iterator[pa.Table]:
+    """The rows to load, as Arrow batches: past the cursor, flags read, shard names added."""
+    drop_deleted = replacing and table.deleted_flag and table.deletes != "soft"
+    for shard, source in sources:
+        statement = _select_all(source)
+        if cursor is not None and not cursor.full:
+            statement = statement.where(column_of(source, cursor.column) >= cursor.start)
+        split = partition_column(source, key, columns)
+        split_on = None if split is None else column_of(source, split)
+        reading = read_arrow(
+            engine, statement, backend, db.chunk_size, columns, split_on, db.readers
+        )
+        for batch in reading:
+            if not batch.num_rows:
+                continue  # an empty read (nothing new) has nothing to admit
+            if cursor is not None:
+                batch = cursor.admit(batch, key)
+            if table.deleted_flag:
+                batch = _boolean_flag(batch, table.deleted_flag)
+            if drop_deleted:
+                batch = _without_deleted(batch, table.deleted_flag)
+            if shard is not None:
+                batch = batch.append_column(
+                    SOURCE_TABLE_COLUMN,
+                    pc.fill_null(pa.nulls(batch.num_rows, pa.string()), shard),
+                )
+            if batch.num_rows:
+                yield batch
 
 
 def _report_undeclared(engine: sa.Engine, db: SqlDatabase) -> None:

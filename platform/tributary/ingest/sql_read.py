@@ -5,8 +5,10 @@ rendered by it), so a table, column or cursor value from a YAML file never lands
 raw text. Batches are bounded (``chunk_size`` rows), so memory stays flat on tables of any size.
 """
 
+from collections import deque
 from collections.abc import Iterator
-from itertools import chain, pairwise
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -18,6 +20,7 @@ from dlt.sources.sql_database.schema_types import table_to_columns
 
 Backend = Literal["connectorx", "pyarrow"]
 RANGE_BATCHES = 5  # batches per range of a split read: bounds what connectorx holds ahead
+SCALED_PRECISION = 18  # decimals of up to 18 digits travel as scaled 64-bit integers
 # SQLAlchemy backend name -> connectorx URL scheme, for the engines the tests cover.
 CONNECTORX_SCHEMES = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
@@ -87,26 +90,113 @@ def read_arrow(
 ) -> Iterator[pa.Table]:
     """The statement's rows in Arrow tables of at most ``chunk_size`` rows.
 
-    connectorx decodes in Rust, in the background while the caller works on the previous batch,
-    but its stream runs ahead without bound when the caller is slower (a busy machine, a slow
-    warehouse): the whole table can pile up in memory. So a table with an integer first key
-    column (``split_on``) is read in ranges of about ``RANGE_BATCHES`` batches, at most
-    ``readers`` at a time, each over its own connection: memory stays bounded and the reads
-    overlap. A query or a table without such a key is one stream. When connectorx refuses the
-    statement up front (a column type it cannot map, an option in the URL it does not know) the
-    read falls back to SQLAlchemy + pyarrow with a warning rather than failing the load.
+    A table with an integer first key column (``split_on``) is read by connectorx in ranges of
+    that column of about ``RANGE_BATCHES`` batches each, ``readers`` ranges at a time in
+    background threads, each over its own connection, at most one range read ahead of the
+    caller per reader. connectorx decodes a whole range without holding the GIL, so the ranges
+    are decoded on other cores while the caller writes the previous one, and memory stays
+    bounded however slow the caller is. (Its Arrow *stream*, used for a query or a table without
+    such a key, holds the GIL while it decodes and runs ahead of a slower caller without bound.)
+    When connectorx refuses the statement up front (a column type it cannot map, an option in
+    the URL it does not know) the read falls back to SQLAlchemy + pyarrow with a warning rather
+    than failing the load.
     """
     if backend == "connectorx":
         parts = [statement]
         if split_on is not None:
             parts = _ranges(engine, statement, split_on, RANGE_BATCHES * chunk_size) or parts
-        first = _connectorx_reader(engine, parts[0], chunk_size)
-        if first is not None:
-            later = (_connectorx_reader(engine, part, chunk_size) for part in parts[1:])
-            streams = chain([first], later)
-            yield from _in_turn((_connectorx_tables(s, columns) for s in streams), readers)
-            return
+        scaled = _scaled_decimals(statement, columns)
+        parts = [_with_scaled(part, scaled) for part in parts]
+        if len(parts) > 1:
+            ranged = _connectorx_ranges(engine, parts, columns, scaled, readers)
+            try:
+                first = next(ranged)
+                if first is not _REFUSED:
+                    yield from _chunks(first, chunk_size)
+                    del first  # a whole range: not held while the others are read
+                    for table in ranged:
+                        yield from _chunks(table, chunk_size)
+                    return
+            finally:
+                ranged.close()  # stops the readers when the caller stops early
+        else:
+            stream = _connectorx_reader(engine, parts[0], chunk_size)
+            if stream is not None:
+                for batch in stream:
+                    yield _narrowed(pa.Table.from_batches([batch]), columns, scaled)
+                return
     yield from _pyarrow_batches(engine, statement, chunk_size, columns)
+
+
+_REFUSED = object()  # connectorx refused the first range: read with pyarrow instead
+# On PostgreSQL, connectorx's whole-result reads give smallint, integer and real their own Arrow
+# types while its streams (every read before ranges were read whole) widen them: kept as the
+# streams have them, so tables keep their column types.
+_STREAM_TYPES = {pa.int16(): pa.int64(), pa.int32(): pa.int64(), pa.float32(): pa.float64()}
+
+
+def _connectorx_ranges(
+    engine: sa.Engine,
+    parts: list[sa.Select[Any]],
+    columns: dict[str, Any],
+    scaled: dict[str, pa.Decimal128Type],
+    readers: int,
+) -> Iterator[Any]:
+    """Each range read whole by connectorx in a pool of ``readers`` threads, in order.
+
+    While the caller holds range i, ranges i+1 … i+readers are being read: never more. Yields
+    ``_REFUSED`` (and stops) when connectorx refuses the first range.
+    """
+    import connectorx as cx
+
+    url = connectorx_url(engine.url)
+    sqls = [str(p.compile(engine, compile_kwargs={"literal_binds": True})) for p in parts]
+    widen = _STREAM_TYPES if engine.url.get_backend_name() == "postgresql" else {}
+
+    def read(sql: str) -> pa.Table:
+        table = cx.read_sql(url, sql, return_type="arrow")
+        for position, field in enumerate(table.schema):
+            if field.type in widen:
+                table = table.set_column(
+                    position, field.name, table[position].cast(widen[field.type])
+                )
+        return _narrowed(table, columns, scaled)
+
+    pool = ThreadPoolExecutor(readers, thread_name_prefix="tributary-read")
+    try:
+        pending = deque(pool.submit(read, sql) for sql in sqls[:readers])
+        queued = iter(sqls[readers:])
+        first = True
+        while pending:
+            try:
+                table = pending.popleft().result()
+            except BaseException as exc:
+                if not first or not _refused(exc):
+                    raise
+                yield _REFUSED
+                return
+            first = False
+            if (sql := next(queued, None)) is not None:
+                pending.append(pool.submit(read, sql))
+            yield table
+            del table  # not held while the next range is awaited
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _refused(exc: BaseException) -> bool:
+    """connectorx cannot read this (an unsupported column type is a Rust panic, which pyo3
+    raises as a BaseException): read with pyarrow instead. Never an interrupt or an exit."""
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        return False
+    logger.warning(f"connectorx cannot read this ({exc}); reading with pyarrow instead")
+    return True
+
+
+def _chunks(table: pa.Table, chunk_size: int) -> Iterator[pa.Table]:
+    """Zero-copy slices of at most ``chunk_size`` rows."""
+    for start in range(0, table.num_rows, chunk_size):
+        yield table.slice(start, chunk_size)
 
 
 def _ranges(
@@ -126,25 +216,6 @@ def _ranges(
     return [statement.where(column >= a, column < b) for a, b in pairwise(edges) if a < b]
 
 
-def _in_turn(streams: Iterator[Iterator[pa.Table]], readers: int) -> Iterator[pa.Table]:
-    """Batches from up to ``readers`` streams at once, one from each in turn.
-
-    A stream is opened (and starts fetching) only when another one ends.
-    """
-    active: list[Iterator[pa.Table]] = []
-    while True:
-        while len(active) < readers and (stream := next(streams, None)) is not None:
-            active.append(stream)
-        if not active:
-            return
-        for stream in list(active):
-            batch = next(stream, None)
-            if batch is None:
-                active.remove(stream)
-            else:
-                yield batch
-
-
 def _connectorx_reader(
     engine: sa.Engine, statement: sa.Select[Any], chunk_size: int
 ) -> pa.RecordBatchReader | None:
@@ -156,38 +227,93 @@ def _connectorx_reader(
             connectorx_url(engine.url), sql, return_type="arrow_stream", batch_size=chunk_size
         )
     except BaseException as exc:
-        # An unsupported column type (interval, money, xml, …) is a Rust panic, which pyo3
-        # raises as a BaseException: catch it, but never an interrupt or an exit.
-        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        if not _refused(exc):
             raise
-        logger.warning(f"connectorx cannot read this ({exc}); reading with pyarrow instead")
         return None
 
 
-def _connectorx_tables(reader: pa.RecordBatchReader, columns: dict[str, Any]) -> Iterator[pa.Table]:
-    """connectorx's record batches, decimals narrowed to the declared precision.
+def _scaled_decimals(statement: sa.Select[Any], columns: dict[str, Any]) -> dict[str, Any]:
+    """Selected decimal columns of at most ``SCALED_PRECISION`` digits, with their Arrow types.
+
+    connectorx decodes a PostgreSQL NUMERIC value by value into decimal128(38, 10): on TPC-H
+    lineitem its four numeric columns cost as much CPU as the twelve others together. Selected
+    as a count of their smallest unit instead (``CAST(price * 100 AS BIGINT)`` for a
+    numeric(12, 2)) they arrive as 64-bit integers, decoded in a fraction of that, and become
+    the exact decimals again in Arrow without touching a value (``_unscaled``). Exact: a value
+    of at most 18 digits fits a 64-bit integer, and multiplying by a power of ten is exact in
+    SQL's decimal arithmetic.
+    """
+    found = {}
+    for column in statement.selected_columns:
+        hint = columns.get(getattr(column, "name", None), {})
+        precision, scale = hint.get("precision"), hint.get("scale")
+        if (
+            hint.get("data_type") == "decimal"
+            and isinstance(column, sa.Column)
+            and precision is not None
+            and scale is not None
+            and 0 <= scale <= precision <= SCALED_PRECISION
+        ):
+            found[column.name] = pa.decimal128(precision, scale)
+    return found
+
+
+def _with_scaled(statement: sa.Select[Any], scaled: dict[str, Any]) -> sa.Select[Any]:
+    """The statement selecting each scaled decimal as ``CAST(column * 10^scale AS BIGINT)``."""
+    if not scaled:
+        return statement
+    picked = [
+        sa.cast(c * 10 ** scaled[c.name].scale, sa.BigInteger).label(c.name)
+        if getattr(c, "name", None) in scaled
+        else c
+        for c in statement.selected_columns
+    ]
+    return statement.with_only_columns(*picked, maintain_column_froms=True)
+
+
+def _unscaled(values: pa.ChunkedArray, type_: pa.Decimal128Type) -> pa.ChunkedArray:
+    """Counts of the smallest unit as the decimals they stand for: the same 128-bit unscaled
+    integers (a lossless widening; Arrow wants 19 digits for any 64-bit integer, the values
+    have at most the declared precision), read with the declared scale."""
+    wide = values.cast(pa.decimal128(19, 0))
+    return pa.chunked_array(
+        [
+            pa.Array.from_buffers(type_, len(c), c.buffers(), c.null_count, c.offset)
+            for c in wide.chunks
+        ],
+        type_,
+    )
+
+
+def _narrowed(
+    table: pa.Table, columns: dict[str, Any], scaled: dict[str, Any] | None = None
+) -> pa.Table:
+    """connectorx's Arrow as dlt expects it: UTC time zones named, decimals narrowed.
 
     connectorx widens every NUMERIC to decimal128(38, 10); narrowing here (cheap in Arrow) spares
     the warehouse a far slower cast of every value on load (6M rows: ~0.4 s here against ~4 s).
     The precision is the column's declared one, so every value fits and the cast skips the
-    per-value overflow check.
+    per-value overflow check. Scaled decimals (``_scaled_decimals``) are rebuilt instead.
     """
-    decimals = {
-        name: pa.decimal128(hint["precision"], hint["scale"])
-        for name, hint in columns.items()
-        if hint.get("data_type") == "decimal"
-        and hint.get("precision", 99) <= 38
-        and hint.get("scale") is not None
-    }
-    for batch in reader:
-        table = cast_connectorx_temporal_columns(
-            set_plus0000_timezone_to_utc(pa.Table.from_batches([batch]))
-        )
-        for name, type_ in decimals.items():
-            if name in table.column_names and table[name].type != type_:
-                position = table.column_names.index(name)
-                table = table.set_column(position, name, table[name].cast(type_, safe=False))
-        yield table
+    table = cast_connectorx_temporal_columns(set_plus0000_timezone_to_utc(table))
+    scaled = scaled or {}
+    for name, hint in columns.items():
+        if name not in table.column_names:
+            continue
+        position = table.column_names.index(name)
+        if name in scaled and pa.types.is_integer(table[name].type):
+            table = table.set_column(position, name, _unscaled(table[name], scaled[name]))
+            continue
+        if (
+            hint.get("data_type") != "decimal"
+            or hint.get("precision", 99) > 38
+            or hint.get("scale") is None
+        ):
+            continue
+        type_ = pa.decimal128(hint["precision"], hint["scale"])
+        if table[name].type != type_:
+            table = table.set_column(position, name, table[name].cast(type_, safe=False))
+    return table
 
 
 def _pyarrow_batches(

@@ -1,0 +1,241 @@
+"""The first load of a SQL table streamed into the DuckDB warehouse while it is being read.
+
+Why this exists: dlt writes every extracted row to Parquet files and loads them only once the
+extraction has finished, so on a full load reading the source and DuckDB's insert run one after
+the other, and the rows are written and read back once more in between. On TPC-H lineitem (6M
+rows, docs/benchmarks.md) that file stage made Tributary's full load 2.5× as slow as DuckDB's own
+postgres scanner. Here the batches go straight into the warehouse table as they arrive, while
+background threads read the next ranges (``sql_read.read_arrow``).
+
+Only where it is safe: the first load of a table (dlt's schema has not seen data for it), when
+that load reads every row and replaces the table (an incremental merge table's first load, a
+``load: replace`` table's first load), into the DuckDB destination without staging, under the
+``evolve`` schema contract (the others may drop values or fail a load on what they see). Every
+other load, and everything else about this one, stays with dlt:
+
+- dlt computes the table's schema from the Arrow schema of the first batch (and of any later
+  batch whose Arrow schema differs), exactly as for rows it writes itself: it receives those
+  batches' empty slices, so the schema, its ``_dlt_load_id`` column and the "seen data" mark are
+  dlt's own, and the load package holds a zero-row file for the table;
+- the table is created from that schema by dlt's own DDL (same types, same NOT NULL), and each
+  batch is shaped by dlt's own Arrow normalization and gets the load id column dlt would add;
+- dlt's load step then records the load (``_dlt_loads``), the schema version and the pipeline
+  state with the cursor, as for any other load.
+
+The one thing dlt records differently: that first load's write disposition is ``append`` (of
+the zero-row file), because a ``replace`` would truncate the rows already in place. Nothing
+compares a table's first load with earlier ones (there are none), and every later load records
+its own disposition as before. That is also why later full loads (every ``load: replace`` after
+the first) go through dlt's files: the volume check (``quality/volume.py``) judges a load by the
+disposition recorded with it.
+
+Crash safety: the table is dropped, created and filled in one DuckDB transaction, so a crash
+while streaming leaves the previous table (if any) as it was. The cursor is committed only by
+dlt's load step, after that transaction: a crash in between leaves a complete table and no
+cursor, and the re-run either loads the pending package (recording the load and its cursor) or,
+with the local state lost, reads everything again and replaces the table once more. Neither
+loses nor doubles a row.
+
+dlt counts rows from its files, so the rows streamed past them are recorded in the load
+package's state; ``loaded_rows`` adds them to dlt's counts.
+"""
+
+from collections.abc import Iterator
+from contextlib import suppress
+from itertools import chain
+from typing import Any
+
+import dlt
+import duckdb
+import pyarrow as pa
+from dlt.common.libs.pyarrow import add_dlt_load_id_column, normalize_py_arrow_item
+from dlt.common.schema.utils import has_table_seen_data
+from dlt.dataset.utils import get_destination_clients
+
+STREAMED = "tributary_streamed"  # load package state: {table: {rows, bytes}} streamed past dlt
+_BATCH_VIEW = "_tributary_batch"  # the name a batch is registered under for its INSERT
+
+
+def can_stream(name: str) -> bool:
+    """Whether this extraction may stream a full load of table ``name``: its first load into a
+    DuckDB warehouse (see the module doc)."""
+    try:
+        pipeline = dlt.current.pipeline()
+        schema = dlt.current.source_schema()
+        package = dlt.current.load_package_state()
+    except Exception:  # not inside a pipeline's extraction: a resource iterated by hand
+        return False
+    # A refresh drops or truncates tables in the load step, after the rows were streamed.
+    refreshing = package["state"].get("dropped_tables") or package["state"].get("truncated_tables")
+    table_name = schema.naming.normalize_table_identifier(name)
+    known = schema.tables.get(table_name)
+    contract = schema.resolve_contract_settings_for_table(table_name)
+    return (
+        not (known and has_table_seen_data(known))
+        and pipeline.destination is not None
+        and pipeline.destination.destination_type == "dlt.destinations.duckdb"
+        and pipeline.staging is None
+        and not refreshing
+        and all(mode == "evolve" for mode in contract.values())
+    )
+
+
+def stream_full_load(name: str, batches: Iterator[pa.Table]) -> Iterator[Any]:
+    """Replace table ``name`` with ``batches``, written straight into the warehouse.
+
+    Runs inside the dlt resource of that table and yields what dlt should see instead of the
+    rows: an empty table for every new Arrow schema among the batches. The resource must have set
+    ``write_disposition="append"`` for this run. Nothing is replaced when no batch has rows.
+    """
+    runs = iter(_Runs(b for b in batches if b.num_rows))
+    first = next(runs, None)
+    if first is None:
+        return
+    yield first[0].empty_table()  # dlt computes the table's schema from it
+
+    pipeline = dlt.current.pipeline()
+    schema = dlt.current.source_schema()
+    package = dlt.current.load_package_state()
+    table_name = schema.naming.normalize_table_identifier(name)
+    client, _ = get_destination_clients(
+        schema, destination=pipeline.destination, destination_dataset_name=pipeline.dataset_name
+    )
+    done = {"rows": 0, "bytes": 0}
+    with client:
+        client.initialize_storage()  # the dataset's schema, on a first load
+        sql = client.sql_client
+        qualified = sql.make_qualified_table_name(table_name)
+        columns = schema.get_table_columns(table_name)
+        with sql.begin_transaction():
+            sql.execute_sql(f"DROP TABLE IF EXISTS {qualified}")
+            for statement in _table_sql(client, table_name, columns.values(), exists=False):
+                sql.execute_sql(statement)
+            for number, (arrow_schema, run) in enumerate(chain([first], runs)):
+                if number:
+                    # dlt sees each new Arrow shape, as it would have; new columns are added.
+                    yield arrow_schema.empty_table()
+                    known, columns = columns, schema.get_table_columns(table_name)
+                    added = [c for n, c in columns.items() if n not in known]
+                    for statement in _table_sql(client, table_name, added, exists=True):
+                        sql.execute_sql(statement)
+                shaped = _as_dlt_writes(run, columns, schema, client, package["load_id"])
+                _insert(sql.native_connection, qualified, shaped, done)
+    package["state"].setdefault(STREAMED, {})[table_name] = done
+
+
+def _table_sql(client: Any, table_name: str, columns: Any, exists: bool) -> list[str]:
+    """dlt's own CREATE TABLE (or ALTER TABLE … ADD COLUMN) for these schema columns.
+
+    dlt has no public call for it, and the table must be exactly the one its load would create:
+    tests/integration/test_sql_stream.py compares the two, so a change in dlt shows there.
+    """
+    columns = list(columns)
+    if not columns:
+        return []
+    return client._get_table_update_sql(table_name, columns, exists)
+
+
+def _as_dlt_writes(
+    batches: Iterator[pa.Table], columns: Any, schema: Any, client: Any, load_id: str
+) -> Iterator[pa.Table]:
+    """Batches shaped as dlt writes them to its files: names normalized, columns in the
+    schema's order and types, the ``_dlt_load_id`` column added."""
+    caps = client.capabilities
+    for batch in batches:
+        batch = normalize_py_arrow_item(batch, columns, schema.naming, caps)
+        yield add_dlt_load_id_column(batch, columns, caps, schema.naming, load_id)
+
+
+class _Runs:
+    """Batches cut into runs of one Arrow schema: (schema, the run's batches) in turn.
+
+    A batch is fetched only when the consumer asks for one, and not kept after it is handed over
+    (a batch is a slice of a whole range read: keeping one would keep the range).
+    """
+
+    def __init__(self, batches: Iterator[pa.Table]):
+        self._batches = batches
+        self._next: pa.Table | None = None
+
+    def __iter__(self) -> Iterator[tuple[pa.Schema, Iterator[pa.Table]]]:
+        while self._peek() is not None:
+            yield self._next.schema, self._run(self._next.schema)
+
+    def _peek(self) -> pa.Table | None:
+        if self._next is None:
+            self._next = next(self._batches, None)
+        return self._next
+
+    def _run(self, schema: pa.Schema) -> Iterator[pa.Table]:
+        while (batch := self._peek()) is not None and batch.schema.equals(schema):
+            self._next = None
+            yield batch
+            del batch
+
+
+def _insert(con: Any, qualified: str, tables: Iterator[pa.Table], done: dict[str, int]) -> None:
+    """One INSERT pulling every table as DuckDB consumes them.
+
+    One statement, not one per batch: many INSERTs in one transaction took twice the time and
+    twice the memory here (DuckDB keeps them as transaction-local data until the commit).
+    """
+    head = next(tables, None)
+    if head is None:
+        return
+    arrow_schema, handed = head.schema, [head]  # handed over, not held here
+    del head
+    failed: list[BaseException] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            for table in chain(_taken(handed), tables):
+                done["rows"] += table.num_rows
+                done["bytes"] += table.nbytes
+                yield from table.to_batches()
+        except BaseException as exc:  # DuckDB would report it as its own error, text only
+            failed.append(exc)
+            raise
+
+    reader = pa.RecordBatchReader.from_batches(arrow_schema, batches())
+    con.register(_BATCH_VIEW, reader)
+    try:
+        con.execute(f"INSERT INTO {qualified} BY NAME SELECT * FROM {_BATCH_VIEW}")
+    except Exception:
+        if failed:
+            raise failed[0] from None
+        raise
+    finally:
+        with suppress(duckdb.Error):  # fails in an aborted transaction, rolled back anyway
+            con.unregister(_BATCH_VIEW)
+
+
+def _taken(items: list[Any]) -> Iterator[Any]:
+    while items:
+        yield items.pop()
+
+
+def streamed(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
+    """Rows and Arrow bytes per table that the pipeline's last run streamed past dlt's files."""
+    trace = pipeline.last_trace
+    normalized = trace.last_normalize_info if trace is not None else None
+    found: dict[str, dict[str, int]] = {}
+    for load_id in normalized.loads_ids if normalized is not None else []:
+        try:
+            state = pipeline.get_load_package_state(load_id)
+        except Exception:  # the package is gone (deleted after loading): nothing recorded
+            continue
+        for table, counts in state.get(STREAMED, {}).items():
+            mine = found.setdefault(table, {"rows": 0, "bytes": 0})
+            mine["rows"] += counts["rows"]
+            mine["bytes"] += counts["bytes"]
+    return found
+
+
+def loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the pipeline's last run: dlt's own counts plus the streamed rows."""
+    trace = pipeline.last_trace
+    normalized = trace.last_normalize_info if trace is not None else None
+    counts = dict(normalized.row_counts) if normalized is not None else {}
+    for table, done in streamed(pipeline).items():
+        counts[table] = counts.get(table, 0) + done["rows"]
+    return counts
