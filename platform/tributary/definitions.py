@@ -20,14 +20,13 @@ from tributary.publish.assets import build_publish_assets
 from tributary.quality.layer import build_quality_layer
 from tributary.settings import Settings
 from tributary.standardize.assets import build_dbt_assets
-from tributary.standardize.generate import load_mappings_for
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     specs = load_specs(settings.sources_dir)
-    load_mappings_for(settings)  # a broken mapping or dictionary stops the load with its line
     ingest, ingest_checks = build_ingest(settings, specs)
     dbt_steps, dbt_resource = build_dbt_assets(settings)
+    # validates the dictionary, mappings and rules: a mistake stops the load with its line
     quality = build_quality_layer(settings, specs, dbt_steps)
     mining = build_mining_assets(settings)
     marts = [key for step in dbt_steps for key in step.keys if key.path[0] == "marts"]
