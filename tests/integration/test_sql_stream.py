@@ -9,6 +9,7 @@ them apart. And a crash at any point must neither lose nor double a row.
 """
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import dlt
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 import tributary.ingest.sql as sql_module
+import tributary.ingest.sql_copy as sql_copy
 import tributary.ingest.sql_stream as sql_stream
 from demo_enterprise import generate, write_erp
 from tributary.ingest.assets import pipeline_for
@@ -56,8 +58,8 @@ def typed_rows(count: int, start: int = 1, at: dt.datetime = T0) -> list[dict]:
             "small": i % 300,
             "amount": WIDEST if i == 0 else None if i % 5 == 0 else Decimal(i if i % 3 else -i) / 8,
             "ratio": i / 3,
-            "label": f"标签 {i}",
-            "noteText": None if i % 4 else f"note {i}",
+            "label": LABELS[i % 11] if i % 11 < len(LABELS) else f"标签 {i}",
+            "noteText": None if i % 4 == 1 else "" if i % 4 == 2 else f"note {i}",
             "flag": None if i % 6 == 0 else i % 2 == 0,
             "day": dt.date(2024, 1, 1) + dt.timedelta(days=i % 400),
             "updated_at": at + dt.timedelta(seconds=i // 3),  # some rows share a cursor value
@@ -66,6 +68,8 @@ def typed_rows(count: int, start: int = 1, at: dt.datetime = T0) -> list[dict]:
     ]
 
 
+# Text that CSV must quote (PostgreSQL's first loads travel as CSV: ``ingest/sql_copy.py``).
+LABELS = ["", 'say "hi", then', "two\nlines", "a,b;c\tx", "\\N NULL"]
 # The widest value numeric(12, 3) holds, for row 0: decimals travel as scaled integers.
 WIDEST = Decimal("-999999999.999")
 
@@ -218,8 +222,18 @@ def test_streamed_full_load_leaves_what_dlts_own_load_leaves(database, tmp_path,
     streamed_settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "streamed")})
     filed_settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "filed")})
 
+    copied = []
+    copy_full_load = sql_module.copy_full_load
+    monkeypatch.setattr(
+        sql_module,
+        "copy_full_load",
+        lambda name, *a: copied.append(name) or copy_full_load(name, *a),
+    )
     ours = run(spec, streamed_settings, url)
     assert set(streamed(ours)) == set(raw_tables(streamed_settings))  # every table streamed
+    # On PostgreSQL every plain table's first load is a COPY; a query and shards are read in Arrow.
+    plain = set(raw_tables(streamed_settings)) - {"typed_query", "parts", "orders"}
+    assert set(copied) == (plain if url.startswith("postgresql") else set())
     theirs = run_without_streaming(spec, filed_settings, url, monkeypatch)
     assert streamed(theirs) == {}
     # A first load is recorded as an append (of a zero-row file), not a replace: the rows
@@ -248,9 +262,11 @@ def test_streamed_full_load_leaves_what_dlts_own_load_leaves(database, tmp_path,
 
 
 def break_after(monkeypatch, batches: int) -> None:
-    """Make the streaming of the next load fail once ``batches`` batches went in."""
+    """Make the streaming of the next load fail once ``batches`` batches went in: Arrow batches,
+    or on PostgreSQL (COPY) writes of CSV into a pipe, made small so that many go in first."""
     written = [0]
     shape_batch = sql_stream.add_dlt_load_id_column
+    write = sql_copy._Counted.write
 
     def failing(*args, **kwargs):
         written[0] += 1
@@ -258,7 +274,15 @@ def break_after(monkeypatch, batches: int) -> None:
             raise RuntimeError("the process dies")
         return shape_batch(*args, **kwargs)
 
+    def failing_write(self, data):
+        written[0] += 1
+        if written[0] > batches:
+            raise RuntimeError("the process dies")
+        return write(self, data)
+
     monkeypatch.setattr(sql_stream, "add_dlt_load_id_column", failing)
+    monkeypatch.setattr(sql_copy, "PIPE_BUFFER", 256)
+    monkeypatch.setattr(sql_copy._Counted, "write", failing_write)
 
 
 def dies(*args, **kwargs):
@@ -348,3 +372,31 @@ def test_a_crash_while_streaming_or_before_the_load_neither_loses_nor_doubles_ro
     with warehouse(other) as con:
         assert con.execute("select distinct label from raw_erp.typed").fetchall() == [("renamed",)]
     engine.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_copy_duckdb_cannot_read_fails_whole_and_stops_its_readers(
+    database, tmp_path, monkeypatch
+):
+    """DuckDB fails on the CSV midway (here: a column declared as a type its text is not): the
+    load fails with DuckDB's error instead of waiting forever on the readers' pipes, the table
+    is not replaced, and the next run copies every row once."""
+    url, schema = database
+    engine = sa.create_engine(url)
+    with engine.begin() as con:
+        con.execute(sa.schema.CreateSchema(schema))
+        typed_table(schema).create(con)
+        con.execute(typed_table(schema).insert(), typed_rows(3000))
+    engine.dispose()
+    spec = typed_only(schema, load="replace")
+    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
+    options = sql_copy._csv_options
+    with monkeypatch.context() as patch:
+        patch.setattr(sql_copy, "PIPE_BUFFER", 256)  # readers still writing when DuckDB fails
+        patch.setattr(sql_copy, "_csv_options", lambda types: options(types | {"label": "DATE"}))
+        with pytest.raises(PipelineStepFailed, match="(?i)conver"):
+            run(spec, settings, url)
+    assert "typed" not in raw_tables(settings)
+    assert [t.name for t in threading.enumerate() if t.name == "tributary-copy"] == []
+    assert loaded_rows(run(spec, settings, url))["typed"] == 3000
+    assert count_and_distinct(settings, "typed") == (3000, 3000)

@@ -44,6 +44,7 @@ from dlt.common import logger
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tributary.ingest.load import LoadMode, write_disposition
+from tributary.ingest.sql_copy import copy_full_load, copy_plan
 from tributary.ingest.sql_cursor import Cursor
 from tributary.ingest.sql_deletes import DELETED_COLUMN, DeleteMode, key_columns, vanished_rows
 from tributary.ingest.sql_read import (
@@ -277,11 +278,19 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
     if hints:
         yield dlt.mark.with_hints([], dlt.mark.make_hints(**hints))
     key = key_columns(table.primary_key)
-    rows = _rows(engine, db, table, sources, columns, backend, cursor, key, replacing)
-    try:
-        yield from stream_full_load(table.name, rows) if streaming else rows
-    finally:
-        rows.close()  # a failed load must not leave a read (and its connection) open
+    copied = None
+    if streaming and backend == "connectorx" and len(sources) == 1 and not table.shards:
+        copied = copy_plan(engine, sources[0][1], columns, table.deleted_flag)
+    if copied is not None:
+        yield from copy_full_load(
+            table.name, engine, sources[0][1], copied, db.readers, cursor, key
+        )
+    else:
+        rows = _rows(engine, db, table, sources, columns, backend, cursor, key, replacing)
+        try:
+            yield from stream_full_load(table.name, rows) if streaming else rows
+        finally:
+            rows.close()  # a failed load must not leave a read (and its connection) open
     if cursor is not None:
         cursor.save()
     if table.detect_deletes and not replacing:

@@ -151,16 +151,9 @@ def _connectorx_ranges(
 
     url = connectorx_url(engine.url)
     sqls = [str(p.compile(engine, compile_kwargs={"literal_binds": True})) for p in parts]
-    widen = _STREAM_TYPES if engine.url.get_backend_name() == "postgresql" else {}
 
     def read(sql: str) -> pa.Table:
-        table = cx.read_sql(url, sql, return_type="arrow")
-        for position, field in enumerate(table.schema):
-            if field.type in widen:
-                table = table.set_column(
-                    position, field.name, table[position].cast(widen[field.type])
-                )
-        return _narrowed(table, columns, scaled)
+        return _as_read(cx.read_sql(url, sql, return_type="arrow"), engine, columns, scaled)
 
     pool = ThreadPoolExecutor(readers, thread_name_prefix="tributary-read")
     try:
@@ -182,6 +175,34 @@ def _connectorx_ranges(
             del table  # not held while the next range is awaited
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _as_read(
+    table: pa.Table, engine: sa.Engine, columns: dict[str, Any], scaled: dict[str, Any]
+) -> pa.Table:
+    """A whole-result connectorx read typed as every read of the engine is."""
+    widen = _STREAM_TYPES if engine.url.get_backend_name() == "postgresql" else {}
+    for position, field in enumerate(table.schema):
+        if field.type in widen:
+            table = table.set_column(position, field.name, table[position].cast(widen[field.type]))
+    return _narrowed(table, columns, scaled)
+
+
+def connectorx_empty(
+    engine: sa.Engine, statement: sa.Select[Any], columns: dict[str, Any]
+) -> pa.Table | None:
+    """The statement's columns, no rows, typed exactly as ``read_arrow`` types its batches;
+    None when connectorx refuses the statement."""
+    import connectorx as cx
+
+    sql = str(statement.limit(0).compile(engine, compile_kwargs={"literal_binds": True}))
+    try:
+        table = cx.read_sql(connectorx_url(engine.url), sql, return_type="arrow")
+    except BaseException as exc:
+        if not _refused(exc):
+            raise
+        return None
+    return _as_read(table, engine, columns, {})
 
 
 def _refused(exc: BaseException) -> bool:

@@ -41,7 +41,7 @@ package's state; ``loaded_rows`` adds them to dlt's counts.
 """
 
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from itertools import chain
 from typing import Any
 
@@ -92,35 +92,66 @@ def stream_full_load(name: str, batches: Iterator[pa.Table]) -> Iterator[Any]:
     if first is None:
         return
     yield first[0].empty_table()  # dlt computes the table's schema from it
+    with replacing_table(name) as target:
+        for number, (arrow_schema, run) in enumerate(chain([first], runs)):
+            if number:
+                # dlt sees each new Arrow shape, as it would have; new columns are added.
+                yield arrow_schema.empty_table()
+                target.add_new_columns()
+            shaped = _as_dlt_writes(
+                run, target.columns, target.schema, target.client, target.load_id
+            )
+            _insert(target.connection, target.qualified, shaped, target.done)
 
+
+class Target:
+    """The warehouse table a streamed load replaces, inside the transaction that replaces it."""
+
+    def __init__(self, name: str, client: Any):
+        self.schema = dlt.current.source_schema()
+        self.load_id = dlt.current.load_package_state()["load_id"]
+        self.name = self.schema.naming.normalize_table_identifier(name)
+        self.client = client
+        self.qualified = client.sql_client.make_qualified_table_name(self.name)
+        self.columns = self.schema.get_table_columns(self.name)
+        self.done = {"rows": 0, "bytes": 0}
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self.client.sql_client.native_connection
+
+    def create(self) -> None:
+        self.client.sql_client.execute_sql(f"DROP TABLE IF EXISTS {self.qualified}")
+        self._execute(_table_sql(self.client, self.name, self.columns.values(), exists=False))
+
+    def add_new_columns(self) -> None:
+        """Columns dlt's schema gained since (from a new Arrow shape), added to the table."""
+        known, self.columns = self.columns, self.schema.get_table_columns(self.name)
+        added = [c for n, c in self.columns.items() if n not in known]
+        self._execute(_table_sql(self.client, self.name, added, exists=True))
+
+    def _execute(self, statements: list[str]) -> None:
+        for statement in statements:
+            self.client.sql_client.execute_sql(statement)
+
+
+@contextmanager
+def replacing_table(name: str) -> Iterator[Target]:
+    """Table ``name`` dropped and created from dlt's schema (which must know it by now) in one
+    warehouse transaction, committed when the block ends; its rows and bytes (``done``) are
+    recorded in the load package's state."""
     pipeline = dlt.current.pipeline()
     schema = dlt.current.source_schema()
-    package = dlt.current.load_package_state()
-    table_name = schema.naming.normalize_table_identifier(name)
     client, _ = get_destination_clients(
         schema, destination=pipeline.destination, destination_dataset_name=pipeline.dataset_name
     )
-    done = {"rows": 0, "bytes": 0}
     with client:
         client.initialize_storage()  # the dataset's schema, on a first load
-        sql = client.sql_client
-        qualified = sql.make_qualified_table_name(table_name)
-        columns = schema.get_table_columns(table_name)
-        with sql.begin_transaction():
-            sql.execute_sql(f"DROP TABLE IF EXISTS {qualified}")
-            for statement in _table_sql(client, table_name, columns.values(), exists=False):
-                sql.execute_sql(statement)
-            for number, (arrow_schema, run) in enumerate(chain([first], runs)):
-                if number:
-                    # dlt sees each new Arrow shape, as it would have; new columns are added.
-                    yield arrow_schema.empty_table()
-                    known, columns = columns, schema.get_table_columns(table_name)
-                    added = [c for n, c in columns.items() if n not in known]
-                    for statement in _table_sql(client, table_name, added, exists=True):
-                        sql.execute_sql(statement)
-                shaped = _as_dlt_writes(run, columns, schema, client, package["load_id"])
-                _insert(sql.native_connection, qualified, shaped, done)
-    package["state"].setdefault(STREAMED, {})[table_name] = done
+        target = Target(name, client)
+        with client.sql_client.begin_transaction():
+            target.create()
+            yield target
+    dlt.current.load_package_state()["state"].setdefault(STREAMED, {})[target.name] = target.done
 
 
 def _table_sql(client: Any, table_name: str, columns: Any, exists: bool) -> list[str]:
