@@ -4,8 +4,9 @@ Any database SQLAlchemy reaches (PostgreSQL, MySQL/MariaDB, SQLite, …). Each t
 dlt resource reading Arrow batches (connectorx where the URL allows, else SQLAlchemy + pyarrow):
 bounded memory, no per-row Python on the fast path. A table's first load, when it replaces the
 table (an incremental table's first load, a ``load: replace`` table's first load), is streamed
-into a DuckDB warehouse while it is read (``sql_stream``); every other load goes through dlt's
-load files. A source file says, per table::
+into a DuckDB warehouse while it is read (``sql_stream``); on PostgreSQL a plain table's first
+load skips Arrow altogether, as CSV from COPY into DuckDB's own reader (``sql_copy``). Every other
+load goes through dlt's load files. A source file says, per table::
 
     sql_database:
       credentials: ${ERP_URL}
