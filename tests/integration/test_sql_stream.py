@@ -41,6 +41,7 @@ def typed_table(schema: str | None) -> sa.Table:
         sa.Column("small", sa.SmallInteger, nullable=False),
         sa.Column("amount", sa.Numeric(12, 3)),
         sa.Column("ratio", sa.Float),
+        sa.Column("share", sa.REAL),  # 4-byte floats on PostgreSQL
         sa.Column("label", sa.String(40), nullable=False),
         sa.Column("noteText", sa.Text),
         sa.Column("flag", sa.Boolean),
@@ -58,6 +59,7 @@ def typed_rows(count: int, start: int = 1, at: dt.datetime = T0) -> list[dict]:
             "small": i % 300,
             "amount": WIDEST if i == 0 else None if i % 5 == 0 else Decimal(i if i % 3 else -i) / 8,
             "ratio": i / 3,
+            "share": i / 7,
             "label": LABELS[i % 11] if i % 11 < len(LABELS) else f"标签 {i}",
             "noteText": None if i % 4 == 1 else "" if i % 4 == 2 else f"note {i}",
             "flag": None if i % 6 == 0 else i % 2 == 0,
@@ -375,38 +377,13 @@ def test_a_crash_while_streaming_or_before_the_load_neither_loses_nor_doubles_ro
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_copy_duckdb_cannot_read_fails_whole_and_stops_its_readers(
-    database, tmp_path, monkeypatch
+def test_a_copy_duckdb_cannot_read_stops_and_loads_through_arrow(
+    database, tmp_path, monkeypatch, caplog
 ):
-    """DuckDB fails on the CSV midway (here: a column declared as a type its text is not): the
-    load fails with DuckDB's error instead of waiting forever on the readers' pipes, the table
-    is not replaced, and the next run copies every row once."""
-    url, schema = database
-    engine = sa.create_engine(url)
-    with engine.begin() as con:
-        con.execute(sa.schema.CreateSchema(schema))
-        typed_table(schema).create(con)
-        con.execute(typed_table(schema).insert(), typed_rows(3000))
-    engine.dispose()
-    spec = typed_only(schema, load="replace")
-    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
-    options = sql_copy._csv_options
-    with monkeypatch.context() as patch:
-        patch.setattr(sql_copy, "PIPE_BUFFER", 256)  # readers still writing when DuckDB fails
-        patch.setattr(sql_copy, "_csv_options", lambda types: options(types | {"label": "DATE"}))
-        with pytest.raises(PipelineStepFailed, match="(?i)conver"):
-            run(spec, settings, url)
-    assert "typed" not in raw_tables(settings)
-    assert [t.name for t in threading.enumerate() if t.name == "tributary-copy"] == []
-    assert loaded_rows(run(spec, settings, url))["typed"] == 3000
-    assert count_and_distinct(settings, "typed") == (3000, 3000)
-
-
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_copy_reads_one_snapshot_while_the_table_changes(database, tmp_path, monkeypatch):
-    """The readers COPY their page ranges in the snapshot taken before any of them starts: rows
-    updated meanwhile (their new versions land in another reader's pages) are read once each,
-    as they were, never twice and never half-changed."""
+    """DuckDB cannot read a value of PostgreSQL's CSV (a BC date; here also a column declared as
+    a type its text is not): the COPY stops, nothing of it is kept, and the table is loaded
+    through Arrow instead, with a warning that names the column but not the value. DuckDB
+    failing for any other reason fails the load, without waiting on the pipe."""
     url, schema = database
     engine = sa.create_engine(url)
     typed = typed_table(schema)
@@ -414,25 +391,40 @@ def test_a_copy_reads_one_snapshot_while_the_table_changes(database, tmp_path, m
         con.execute(sa.schema.CreateSchema(schema))
         typed.create(con)
         con.execute(typed.insert(), typed_rows(3000))
-    ranges = []
-    page_ranges = sql_copy._page_ranges
-    monkeypatch.setattr(
-        sql_copy, "_page_ranges", lambda *a: ranges.extend(page_ranges(*a)) or ranges
-    )
-    feeder_run = sql_copy._Feeder.run
-
-    def run_after_an_update(feeder):
-        if feeder.sql == ranges[-1]:  # the last range, where updated rows' new versions land
-            with engine.begin() as con:
-                con.execute(typed.update().values(label="moved"))
-        feeder_run(feeder)
-
-    monkeypatch.setattr(sql_copy._Feeder, "run", run_after_an_update)
-    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
-    run(typed_only(schema, load="replace"), settings, url)
-    assert len(ranges) == 2 and all("ctid" in r for r in ranges)
-    assert count_and_distinct(settings, "typed") == (3000, 3000)
-    with warehouse(settings) as con:
-        moved = con.execute("select count(*) from raw_erp.typed where label = 'moved'").fetchone()
-    assert moved == (0,)
+        con.execute(typed.update().where(typed.c.id == 2999).values(day=sa.text("'0044-03-15 BC'")))
     engine.dispose()
+    spec = typed_only(schema, load="replace")
+    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
+    options = sql_copy._csv_options
+
+    def copying() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name == "tributary-copy"]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sql_copy, "PIPE_BUFFER", 256)  # the COPY still writing when DuckDB fails
+        patch.setattr(sql_copy, "_csv_options", lambda types: options(types) + ", typo = 1")
+        with pytest.raises(PipelineStepFailed, match="typo"):
+            run(spec, settings, url)
+    assert "typed" not in raw_tables(settings)
+    assert copying() == []
+
+    for declared in ({"label": "DATE"}, {}):  # a column DuckDB cannot read; the BC date alone
+        data = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / f"data_{len(declared)}")})
+        caplog.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(sql_copy, "PIPE_BUFFER", 256)
+            patch.setattr(
+                sql_copy, "_csv_options", lambda types, more=declared: options(types | more)
+            )
+            pipeline = run(spec, data, url)
+        assert copying() == []
+        assert streamed(pipeline)["typed"]["rows"] == 3000  # once: the COPY's rows were dropped
+        assert count_and_distinct(data, "typed") == (3000, 3000)
+        warning = "loading it through Arrow instead"
+        assert f"column {'label' if declared else 'day'}" in caplog.text and warning in caplog.text
+        assert "标签" not in caplog.text and "0044" not in caplog.text  # no value in the log
+        with warehouse(data) as con:
+            before_christ = con.execute(
+                "select day < date '0001-01-01' from raw_erp.typed where id = 2999"
+            ).fetchone()
+        assert before_christ == (True,)  # as connectorx reads it: the COPY would have failed

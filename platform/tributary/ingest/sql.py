@@ -45,7 +45,7 @@ from dlt.common import logger
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tributary.ingest.load import LoadMode, write_disposition
-from tributary.ingest.sql_copy import copy_full_load, copy_plan
+from tributary.ingest.sql_copy import CopyUnreadable, copy_full_load, copy_plan
 from tributary.ingest.sql_cursor import Cursor
 from tributary.ingest.sql_deletes import DELETED_COLUMN, DeleteMode, key_columns, vanished_rows
 from tributary.ingest.sql_read import (
@@ -281,12 +281,14 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
     key = key_columns(table.primary_key)
     copied = None
     if streaming and backend == "connectorx" and len(sources) == 1 and not table.shards:
-        copied = copy_plan(engine, sources[0][1], columns, table.deleted_flag)
+        copied = copy_plan(engine, sources[0][1], columns, table.deleted_flag, table.incremental)
     if copied is not None:
-        yield from copy_full_load(
-            table.name, engine, sources[0][1], copied, db.readers, cursor, key
-        )
-    else:
+        try:
+            yield from copy_full_load(table.name, engine, sources[0][1], copied, cursor, key)
+        except CopyUnreadable as exc:
+            logger.warning(f"table {table.name}: {exc}; loading it through Arrow instead")
+            copied = None
+    if copied is None:
         rows = _rows(engine, db, table, sources, columns, backend, cursor, key, replacing)
         try:
             yield from stream_full_load(table.name, rows) if streaming else rows
