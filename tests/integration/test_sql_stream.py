@@ -428,3 +428,39 @@ def test_a_copy_duckdb_cannot_read_stops_and_loads_through_arrow(
                 "select day < date '0001-01-01' from raw_erp.typed where id = 2999"
             ).fetchone()
         assert before_christ == (True,)  # as connectorx reads it: the COPY would have failed
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_copy_reads_one_snapshot_while_the_table_changes(database, tmp_path, monkeypatch):
+    """The readers COPY their page ranges in the snapshot taken before any of them starts: rows
+    updated meanwhile (their new versions land in another reader's pages) are read once each,
+    as they were, never twice and never half-changed."""
+    url, schema = database
+    engine = sa.create_engine(url)
+    typed = typed_table(schema)
+    with engine.begin() as con:
+        con.execute(sa.schema.CreateSchema(schema))
+        typed.create(con)
+        con.execute(typed.insert(), typed_rows(3000))
+    ranges = []
+    page_ranges = sql_copy._page_ranges
+    monkeypatch.setattr(
+        sql_copy, "_page_ranges", lambda *a: ranges.extend(page_ranges(*a)) or ranges
+    )
+    feeder_run = sql_copy._Feeder.run
+
+    def run_after_an_update(feeder):
+        if feeder.sql == ranges[-1]:  # the last range, where updated rows' new versions land
+            with engine.begin() as con:
+                con.execute(typed.update().values(label="moved"))
+        feeder_run(feeder)
+
+    monkeypatch.setattr(sql_copy._Feeder, "run", run_after_an_update)
+    settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
+    run(typed_only(schema, load="replace"), settings, url)
+    assert len(ranges) == 2 and all("ctid" in r for r in ranges)
+    assert count_and_distinct(settings, "typed") == (3000, 3000)
+    with warehouse(settings) as con:
+        moved = con.execute("select count(*) from raw_erp.typed where label = 'moved'").fetchone()
+    assert moved == (0,)
+    engine.dispose()

@@ -284,7 +284,9 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
         copied = copy_plan(engine, sources[0][1], columns, table.deleted_flag, table.incremental)
     if copied is not None:
         try:
-            yield from copy_full_load(table.name, engine, sources[0][1], copied, cursor, key)
+            yield from copy_full_load(
+                table.name, engine, sources[0][1], copied, db.readers, cursor, key
+            )
         except CopyUnreadable as exc:
             logger.warning(f"table {table.name}: {exc}; loading it through Arrow instead")
             copied = None

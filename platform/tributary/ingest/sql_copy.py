@@ -5,16 +5,19 @@ rows. connectorx decodes them into Arrow (~2.5 µs a row on TPC-H lineitem, more
 PostgreSQL spends sending them), then DuckDB converts the Arrow into its own vectors. DuckDB's
 CSV reader turns PostgreSQL's CSV into those vectors directly, at a fraction of the cost, and
 psycopg2 hands the CSV over without building a Python value per field. On two cores that took
-the full load of lineitem from ~1.75× to ~1.3× the time of DuckDB's own postgres scanner
+the full load of lineitem from ~1.75× to ~1.2–1.4× the time of DuckDB's own postgres scanner
 (docs/benchmarks.md).
 
-How: a background thread runs ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)`` into a named
-pipe, and one DuckDB INSERT reads the pipe into the table ``sql_stream.replacing_table`` created
-from dlt's schema, so the table, its types and its bookkeeping are those of every streamed first
-load. One COPY, one snapshot: DuckDB reads several pipes one after the other anyway, so more
-readers would only wait. The table's Arrow types come from connectorx reading zero rows, exactly
-as the batches of an Arrow read would be typed, and each CSV column is parsed straight into the
-DuckDB type dlt gave it. A failure of the COPY or of DuckDB rolls the whole transaction back.
+How: ``readers`` background threads each run ``COPY (SELECT …) TO STDOUT WITH (FORMAT csv)``
+over a range of the table's pages (``ctid`` ranges, which PostgreSQL 14+ reads without scanning
+the rest) into a named pipe of their own, all in the one snapshot a coordinating connection
+exports (``pg_export_snapshot``) and keeps until the load ends, so a row updated while the load
+runs is read exactly once, as the snapshot has it. One DuckDB INSERT reads every pipe
+(``UNION ALL`` of ``read_csv`` scans) into the table ``sql_stream.replacing_table`` created from
+dlt's schema, so the table, its types and its bookkeeping are those of every streamed first
+load. The table's Arrow types come from connectorx reading zero rows, exactly as the batches of
+an Arrow read would be typed, and each CSV column is parsed straight into the DuckDB type dlt
+gave it. A failure of any COPY or of DuckDB rolls the whole transaction back.
 
 Only where the CSV says everything: a real table (not a query, not shards) on PostgreSQL through
 psycopg2, read with the connectorx backend, whose columns are all numbers, decimals of a declared
@@ -111,10 +114,11 @@ def copy_full_load(
     engine: sa.Engine,
     source: sa.Table,
     empty: pa.Table,
+    readers: int,
     cursor: Cursor | None,
     key: list[str],
 ) -> Iterator[Any]:
-    """Replace table ``name`` with every row of ``source``, through one COPY.
+    """Replace table ``name`` with every row of ``source``, copied in ``readers`` page ranges.
 
     Yields what dlt should see instead of the rows, as ``sql_stream.stream_full_load`` does: the
     empty table, from which dlt computes the table's schema. Advances ``cursor`` as if it had
@@ -130,12 +134,41 @@ def copy_full_load(
         names = [target.schema.naming.normalize_identifier(c) for c in empty.column_names]
         described = f"SELECT column_name, column_type FROM (DESCRIBE {target.qualified})"
         types = dict(target.connection.execute(described).fetchall())
-        sql = str(_select(source).compile(engine, compile_kwargs={"literal_binds": True}))
+        parts = _page_ranges(engine, source, readers)
         target.done["rows"], target.done["bytes"] = _copy(
-            engine, target, sql, {LEAD: "INTEGER"} | {n: types[n] for n in names}
+            engine, target, parts, {LEAD: "INTEGER"} | {n: types[n] for n in names}
         )
         if cursor is not None:
             cursor.admit(_rows_at_latest(target, empty.column_names, names, cursor, key), key)
+
+
+def _page_ranges(engine: sa.Engine, source: sa.Table, readers: int) -> list[str]:
+    """``SELECT`` statements reading the table in ``readers`` ranges of its pages, together
+    every row once: the first range open below, the last open above (a table may grow)."""
+    select = _select(source)
+    parts = [select]
+    if readers > 1:
+        with engine.connect() as connection:
+            version = connection.execute(sa.text("show server_version_num")).scalar()
+            found = connection.execute(
+                sa.text(
+                    "select relkind, pg_relation_size(oid) / current_setting('block_size')::int "
+                    "from pg_class where oid = cast(:name as regclass)"
+                ),
+                {"name": engine.dialect.identifier_preparer.format_table(source)},
+            ).first()
+        # Before 14, PostgreSQL reads a ctid range by scanning the whole table.
+        if int(version) >= 140000 and found is not None and found[0] == "r":
+            edges = [found[1] * i // readers for i in range(1, readers)]
+            if len(set(edges)) == len(edges) and edges[0] > 0:
+                parts = [
+                    select.where(
+                        *([sa.text(f"ctid >= '({low},0)'::tid")] if low is not None else []),
+                        *([sa.text(f"ctid < '({high},0)'::tid")] if high is not None else []),
+                    )
+                    for low, high in zip([None, *edges], [*edges, None], strict=True)
+                ]
+    return [str(p.compile(engine, compile_kwargs={"literal_binds": True})) for p in parts]
 
 
 def _select(source: sa.Table) -> sa.Select[Any]:
@@ -150,36 +183,67 @@ def _select(source: sa.Table) -> sa.Select[Any]:
     return sa.select(*picked)
 
 
-def _copy(engine: sa.Engine, target: Target, sql: str, types: dict[str, str]) -> tuple[int, int]:
-    """The COPY of ``sql`` through a pipe into the target table; (rows, CSV bytes)."""
+def _copy(
+    engine: sa.Engine, target: Target, parts: list[str], types: dict[str, str]
+) -> tuple[int, int]:
+    """Every part COPYed through a pipe of its own into the target table; (rows, CSV bytes)."""
     folder = tempfile.mkdtemp(prefix="tributary-copy-")
-    pipe = os.path.join(folder, "rows.csv")
-    os.mkfifo(pipe, 0o600)
-    feeder = _Feeder(engine, sql, pipe)
-    load_id_column = target.schema.naming.normalize_identifier("_dlt_load_id")
-    insert = (
-        f"INSERT INTO {target.qualified} BY NAME SELECT * EXCLUDE ({LEAD}), "
-        f"$load_id AS {load_id_column} FROM read_csv({_quoted(pipe)}, {_csv_options(types)})"
-    )
+    pipes = [os.path.join(folder, f"part_{i}.csv") for i in range(len(parts))]
+    coordinator = None
+    feeders: list[_Feeder] = []
     try:
-        feeder.start()
+        for pipe in pipes:
+            os.mkfifo(pipe, 0o600)
+        snapshot = None
+        if len(parts) > 1:  # every part read in the snapshot this connection keeps open
+            coordinator = _connect(engine)
+            with coordinator.cursor() as cur:
+                cur.execute("SELECT pg_export_snapshot()")
+                snapshot = cur.fetchone()[0]
+        feeders = [_Feeder(engine, *part, snapshot) for part in zip(parts, pipes, strict=True)]
+        load_id_column = target.schema.naming.normalize_identifier("_dlt_load_id")
+        scans = " UNION ALL ".join(
+            f"SELECT * EXCLUDE ({LEAD}), $load_id AS {load_id_column} "
+            f"FROM read_csv({_quoted(pipe)}, {_csv_options(types)})"
+            for pipe in pipes
+        )
+        for feeder in feeders:
+            feeder.start()
         try:
-            rows = target.connection.execute(insert, {"load_id": target.load_id}).fetchone()[0]
+            rows = target.connection.execute(
+                f"INSERT INTO {target.qualified} BY NAME {scans}", {"load_id": target.load_id}
+            ).fetchone()[0]
         except BaseException as exc:
-            cut = feeder.error  # the COPY failed first: DuckDB read a short pipe
-            feeder.stop(pipe)
-            if cut is not None:
+            cut = next((f.error for f in feeders if f.error is not None), None)
+            for feeder in feeders:
+                feeder.stop()
+            if cut is not None:  # a COPY failed first: DuckDB read a short pipe
                 raise cut from None
             if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
                 raise CopyUnreadable(_where(exc)) from None  # DuckDB's message quotes the row
             raise
-        feeder.stop(pipe)
     finally:
-        os.unlink(pipe)
+        for feeder in feeders:
+            feeder.stop()  # already ended, unless something failed before DuckDB's INSERT
+        if coordinator is not None:
+            coordinator.close()
+        for pipe in pipes:
+            with suppress(FileNotFoundError):
+                os.unlink(pipe)
         os.rmdir(folder)
-    if feeder.error is not None:
-        raise feeder.error  # cut short where a row ended: DuckDB read no error
-    return rows, feeder.written
+    for feeder in feeders:
+        if feeder.error is not None:
+            raise feeder.error  # cut short where a row ended: DuckDB read no error
+    return rows, sum(f.written for f in feeders)
+
+
+def _connect(engine: sa.Engine) -> Any:
+    """A psycopg2 connection of its own (not the pool's), in a read-only snapshot transaction."""
+    args, kwargs = engine.dialect.create_connect_args(engine.url)
+    connection = engine.dialect.loaded_dbapi.connect(*args, **kwargs)
+    connection.set_session(isolation_level="REPEATABLE READ", readonly=True)
+    connection.set_client_encoding("UTF8")
+    return connection
 
 
 def _where(exc: Exception) -> str:
@@ -221,13 +285,15 @@ class _Feeder(threading.Thread):
     """``COPY (sql) TO STDOUT`` into the pipe, from a psycopg2 connection of its own.
 
     The pipe is opened first, before anything that can fail, so DuckDB (which waits for a
-    writer to open it) always sees it end: early and short when the COPY fails. A failure is
-    recorded before the pipe closes, so DuckDB's error on the short pipe comes after it.
+    writer to open it) always sees it end: early and short when the COPY fails. Only then does
+    the COPY's transaction begin (importing the shared snapshot), so a reader never sits idle in
+    a transaction while DuckDB reads another pipe. A failure is recorded before the pipe closes,
+    so DuckDB's error on the short pipe comes after it.
     """
 
-    def __init__(self, engine: sa.Engine, sql: str, pipe: str):
+    def __init__(self, engine: sa.Engine, sql: str, pipe: str, snapshot: str | None):
         super().__init__(name="tributary-copy", daemon=True)
-        self.engine, self.sql, self.pipe = engine, sql, pipe
+        self.engine, self.sql, self.pipe, self.snapshot = engine, sql, pipe, snapshot
         self.error: BaseException | None = None
         self.written = 0
         self.connection: Any = None
@@ -253,11 +319,11 @@ class _Feeder(threading.Thread):
                 out.close()
 
     def _copy(self, out: io.BufferedWriter) -> None:
-        args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
-        self.connection = self.engine.dialect.loaded_dbapi.connect(*args, **kwargs)
+        self.connection = _connect(self.engine)
         try:
-            self.connection.set_client_encoding("UTF8")
             with self.connection.cursor() as cur:
+                if self.snapshot is not None:
+                    cur.execute("SET TRANSACTION SNAPSHOT %s", (self.snapshot,))
                 for statement in SESSION:
                     cur.execute(statement)
                 cur.copy_expert(f"COPY ({self.sql}) TO STDOUT WITH (FORMAT csv)", out)
@@ -265,7 +331,7 @@ class _Feeder(threading.Thread):
         finally:
             self.connection.close()
 
-    def stop(self, pipe: str) -> None:
+    def stop(self) -> None:
         """Wait for the thread to end; if DuckDB stopped reading, make it end: the COPY is
         cancelled, and a pipe nobody reads (any more) is drained, so that the writer's open and
         writes get through and it ends instead of blocking."""
@@ -275,7 +341,7 @@ class _Feeder(threading.Thread):
             if connection is not None and not connection.closed:
                 with suppress(Exception):
                     connection.cancel()
-            _drain(pipe)
+            _drain(self.pipe)
             self.join(0.05)
 
 
