@@ -162,8 +162,9 @@ class SqlDatabase(Strict):
     readers: int = Field(
         2,
         ge=1,
-        description="Connections reading a table at once with connectorx, each a range of an "
-        "integer first primary key column (1: one connection).",
+        description="Connections reading a table at once: on PostgreSQL a first load's COPYs, "
+        "each a range of the table's pages; with connectorx, each a range of an integer first "
+        "primary key column (1: one connection).",
     )
     discover: Discover | None = None
     tables: list[SqlTable] = []
