@@ -296,6 +296,17 @@ def count_and_distinct(settings: Settings, table: str) -> tuple[int, int]:
         return con.execute(f"select count(*), count(distinct id) from raw_erp.{table}").fetchone()
 
 
+def create_typed(engine: sa.Engine, schema: str | None, count: int) -> sa.Table:
+    """The typed table alone with ``count`` rows, in its own schema (if any)."""
+    typed = typed_table(schema)
+    with engine.begin() as con:
+        if schema:
+            con.execute(sa.schema.CreateSchema(schema))
+        typed.create(con)
+        con.execute(typed.insert(), typed_rows(count))
+    return typed
+
+
 def typed_only(schema: str | None, load: str | None = None) -> SourceSpec:
     """The typed table alone: incremental, or replaced on every load."""
     spec = source(schema)
@@ -309,13 +320,8 @@ def test_a_crash_while_streaming_or_before_the_load_neither_loses_nor_doubles_ro
     database, tmp_path, monkeypatch
 ):
     url, schema = database
-    typed = typed_table(schema)
     engine = sa.create_engine(url)
-    with engine.begin() as con:
-        if schema:
-            con.execute(sa.schema.CreateSchema(schema))
-        typed.create(con)
-        con.execute(typed.insert(), typed_rows(400))
+    typed = create_typed(engine, schema, 400)
     spec = typed_only(schema)
     settings = Settings.from_env({"TRIBUTARY_DATA_DIR": str(tmp_path / "data")})
 
@@ -386,11 +392,8 @@ def test_a_copy_duckdb_cannot_read_stops_and_loads_through_arrow(
     failing for any other reason fails the load, without waiting on the pipe."""
     url, schema = database
     engine = sa.create_engine(url)
-    typed = typed_table(schema)
+    typed = create_typed(engine, schema, 3000)
     with engine.begin() as con:
-        con.execute(sa.schema.CreateSchema(schema))
-        typed.create(con)
-        con.execute(typed.insert(), typed_rows(3000))
         con.execute(typed.update().where(typed.c.id == 2999).values(day=sa.text("'0044-03-15 BC'")))
     engine.dispose()
     spec = typed_only(schema, load="replace")
@@ -437,11 +440,7 @@ def test_a_copy_reads_one_snapshot_while_the_table_changes(database, tmp_path, m
     as they were, never twice and never half-changed."""
     url, schema = database
     engine = sa.create_engine(url)
-    typed = typed_table(schema)
-    with engine.begin() as con:
-        con.execute(sa.schema.CreateSchema(schema))
-        typed.create(con)
-        con.execute(typed.insert(), typed_rows(3000))
+    typed = create_typed(engine, schema, 3000)
     ranges = []
     page_ranges = sql_copy._page_ranges
     monkeypatch.setattr(
