@@ -281,7 +281,7 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
         yield dlt.mark.with_hints([], dlt.mark.make_hints(**hints))
     key = key_columns(table.primary_key)
     copied = None
-    if streaming and backend == "connectorx" and len(sources) == 1 and not table.shards:
+    if streaming and backend == "connectorx" and not table.shards:  # one source
         copied = copy_plan(engine, sources[0][1], columns, table.deleted_flag, table.incremental)
     if copied is not None:
         try:

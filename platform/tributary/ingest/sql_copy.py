@@ -215,8 +215,6 @@ def _copy(
             ).fetchone()[0]
         except BaseException as exc:
             cut = next((f.error for f in feeders if f.error is not None), None)
-            for feeder in feeders:
-                feeder.stop()
             if cut is not None:  # a COPY failed first: DuckDB read a short pipe
                 raise cut from None
             if isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException):
@@ -224,7 +222,7 @@ def _copy(
             raise
     finally:
         for feeder in feeders:
-            feeder.stop()  # already ended, unless something failed before DuckDB's INSERT
+            feeder.stop()  # ended already, unless DuckDB failed or never read its pipe
         if coordinator is not None:
             coordinator.close()
         for pipe in pipes:

@@ -108,7 +108,7 @@ class Target:
     """The warehouse table a streamed load replaces, inside the transaction that replaces it."""
 
     def __init__(self, name: str, client: Any):
-        self.schema = dlt.current.source_schema()
+        self.schema = client.schema
         self.load_id = dlt.current.load_package_state()["load_id"]
         self.name = self.schema.naming.normalize_table_identifier(name)
         self.client = client
