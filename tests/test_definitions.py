@@ -53,16 +53,39 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
 
 def describe(defs: dg.Definitions) -> dict:
+    """The shape a refactor must keep: per asset its group, parents, checks, partitions,
+    pools, kinds and automation; each check's severity; per job its assets; each schedule
+    and sensor's target."""
     graph = defs.resolve_asset_graph()
+
+    def names(keys) -> list[str]:
+        return sorted(k.to_user_string() for k in keys)
+
+    def node(key: dg.AssetKey) -> dict:
+        asset = graph.get(key)
+        condition = asset.automation_condition
+        return {
+            "group": asset.group_name,
+            "deps": names(asset.parent_keys),
+            "checks": sorted(c.name for c in asset.check_keys),
+            "partitions": str(asset.partitions_def) if asset.partitions_def else None,
+            "pools": sorted(asset.pools or []),
+            "kinds": sorted(asset.kinds),
+            "automation": condition.get_label() if condition else None,
+        }
+
     return {
-        "assets": {
-            k.to_user_string(): graph.get(k).group_name
-            for k in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+        "assets": {k.to_user_string(): node(k) for k in sorted(graph.get_all_asset_keys())},
+        "checks": {
+            k.to_user_string(): "blocking" if graph.get_check_spec(k).blocking else "warning"
+            for k in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string())
         },
-        "checks": sorted(k.to_user_string() for k in graph.asset_check_keys),
-        "jobs": sorted(j.name for j in defs.jobs or []),
-        "schedules": sorted(s.name for s in defs.schedules or []),
-        "sensors": sorted(s.name for s in defs.sensors or []),
+        "jobs": {
+            j.name: names(defs.resolve_job_def(j.name).asset_layer.executable_asset_keys)
+            for j in sorted(defs.jobs or [], key=lambda j: j.name)
+        },
+        "schedules": {s.name: [s.cron_schedule, s.job_name] for s in defs.schedules or []},
+        "sensors": {s.name: s.job_name for s in defs.sensors or []},
     }
 
 
