@@ -123,9 +123,9 @@ def tributary(args: argparse.Namespace, streaming: bool = True) -> Result:
         import tributary.ingest.sql
 
         tributary.ingest.sql.can_stream = lambda name: False
+    from tributary.contracts.source import SourceSpec
     from tributary.ingest.assets import pipeline_for
     from tributary.ingest.sources import build_source
-    from tributary.ingest.spec import SourceSpec
     from tributary.ingest.sql_stream import loaded_rows
     from tributary.settings import Settings
 

@@ -34,8 +34,8 @@ import duckdb
 from dlt.extract.source import DltSource
 from dlt.sources.rest_api import rest_api_source
 
+from tributary.contracts.source import load_spec
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import load_spec
 
 ZOO = Path(__file__).resolve().parents[1] / "tests" / "integration" / "rest_zoo.py"
 CONCURRENCY = 8

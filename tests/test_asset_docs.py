@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tributary.contracts.dictionary import load_dictionary
 from tributary.definitions import build_definitions
 from tributary.mining.anomalies import FEATURES, ORDER_ANOMALIES_COLUMNS, score_orders
 from tributary.publish.assets import PUBLISHED_TABLES_SCHEMA
 from tributary.publish.snapshot import publish_snapshot
 from tributary.settings import PROJECT_ROOT
-from tributary.standardize.dictionary import load_dictionary
 
 RAW_GROUP = "ingest"
 

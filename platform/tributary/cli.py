@@ -8,17 +8,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tributary.contracts.specfile import SpecErrors
 from tributary.settings import Settings
-from tributary.specfile import SpecErrors
 
 
 def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
+    from tributary.contracts.dictionary import load_dictionary
+    from tributary.contracts.mapping import load_mappings
+    from tributary.contracts.rules import load_hand_rules
+    from tributary.contracts.source import load_specs
     from tributary.ingest.sources import build_source
-    from tributary.ingest.spec import load_specs
-    from tributary.quality.rules import load_hand_rules
-    from tributary.standardize.dictionary import load_dictionary
-    from tributary.standardize.mapping import load_mappings
 
     try:
         specs = load_specs(settings.sources_dir)
@@ -69,10 +69,10 @@ def generate(settings: Settings, check: bool) -> int:
 
 def schema_files(settings: Settings) -> dict[Path, str]:
     """JSON Schemas of the source files and the dictionary, for editor completion."""
-    from tributary.ingest.spec import SourceSpec
-    from tributary.quality.rules import RulesFile
-    from tributary.standardize.dictionary import Dictionary
-    from tributary.standardize.mapping import Mapping
+    from tributary.contracts.dictionary import Dictionary
+    from tributary.contracts.mapping import Mapping
+    from tributary.contracts.rules import RulesFile
+    from tributary.contracts.source import SourceSpec
 
     folder = settings.sources_dir / "schemas"
     return {

@@ -13,8 +13,8 @@ from tributary.automation.jobs import (
     refresh_all,
     replay_quarantine,
 )
+from tributary.contracts.source import load_specs
 from tributary.ingest.assets import build_ingest
-from tributary.ingest.spec import load_specs
 from tributary.mining.assets import build_mining_assets
 from tributary.publish.assets import build_publish_assets
 from tributary.quality.layer import build_quality_layer

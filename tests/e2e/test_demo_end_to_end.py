@@ -15,8 +15,8 @@ import pytest
 
 from demo_enterprise import DemoEnterprise
 from demo_enterprise.generate import STATUSES
+from tributary.contracts.resolved import load_mappings_for
 from tributary.demo import environment, materialize_all, summarize
-from tributary.standardize.generate import load_mappings_for
 
 SEED, SCALE = 11, 0.2
 

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pytest
 from pyarrow import parquet
 
+from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.files import file_error_counts
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import SourceSpec, SpecErrors, load_spec
 from tributary.settings import Settings
 
 INVOICE_HEADER = ["发票号", "金额(USD)", "日期"]

@@ -15,8 +15,8 @@ import dagster as dg
 import pytest
 from dagster_dlt import DagsterDltResource
 
+from tributary.contracts.source import SourceSpec, SpecErrors, load_spec, load_specs
 from tributary.ingest.assets import source_assets
-from tributary.ingest.spec import SourceSpec, SpecErrors, load_spec, load_specs
 from tributary.quality.freshness import (
     CHECK_NAME,
     JOB_NAME,

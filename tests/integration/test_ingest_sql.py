@@ -7,9 +7,9 @@ clock moves loads only changed rows; a crash between extract and load is repaire
 import duckdb
 
 from demo_enterprise import generate, write_erp
+from tributary.contracts.source import load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import load_spec
 from tributary.ingest.sql_stream import loaded_rows
 from tributary.settings import PROJECT_ROOT
 

@@ -20,13 +20,14 @@ from dagster_dlt import DagsterDltResource
 
 from demo_enterprise import DemoEnterprise
 from tributary.cli import main
+from tributary.contracts.dictionary import Dictionary, load_dictionary
+from tributary.contracts.mapping import SourceMapping, load_mappings
+from tributary.contracts.resolved import mapped_tables
+from tributary.contracts.source import load_specs
 from tributary.demo import environment
 from tributary.ingest.assets import build_ingest
-from tributary.ingest.spec import load_specs
 from tributary.settings import PROJECT_ROOT, Settings
-from tributary.standardize.dictionary import Dictionary, load_dictionary
-from tributary.standardize.generate import mapped_tables, staging_sql
-from tributary.standardize.mapping import SourceMapping, load_mappings
+from tributary.standardize.generate import staging_sql
 from tributary.standardize.suggest import normalize_name, suggest_source
 
 SOURCES = ["hr", "crm", "erp", "finance"]

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from tributary.ingest.spec import Freshness
+from tributary.contracts.source import Freshness
 from tributary.quality.scorecard import (
     SCORECARD_COLUMNS,
     Window,

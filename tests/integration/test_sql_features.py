@@ -18,9 +18,9 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
+from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import SourceSpec, SpecErrors, load_spec
 from tributary.ingest.sql_discover import discover, with_tables
 from tributary.ingest.sql_read import RANGE_BATCHES, column_hints, pick_backend, read_arrow
 from tributary.ingest.sql_stream import loaded_rows

@@ -22,9 +22,9 @@ import tributary.ingest.sql as sql_module
 import tributary.ingest.sql_copy as sql_copy
 import tributary.ingest.sql_stream as sql_stream
 from demo_enterprise import generate, write_erp
+from tributary.contracts.source import SourceSpec, load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import SourceSpec, load_spec
 from tributary.ingest.sql_stream import loaded_rows, streamed
 from tributary.settings import PROJECT_ROOT, Settings
 

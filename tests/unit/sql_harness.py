@@ -10,12 +10,13 @@ import duckdb
 import jinja2
 import pandas as pd
 
-from tributary.ingest.spec import load_specs
+from tributary.contracts.dictionary import load_dictionary
+from tributary.contracts.mapping import load_mappings
+from tributary.contracts.resolved import quote
+from tributary.contracts.source import load_specs
 from tributary.quality.quarantine import quarantine_rows, write_quarantine
 from tributary.settings import PROJECT_ROOT
-from tributary.standardize.dictionary import load_dictionary
-from tributary.standardize.generate import generated_files, quote
-from tributary.standardize.mapping import load_mappings
+from tributary.standardize.generate import generated_files
 
 SOURCES = PROJECT_ROOT / "sources"
 EMPTY = pd.DataFrame([], columns=["index", "rule", "severity", "reason"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from tributary.automation.jobs import export_sensors
-from tributary.ingest.spec import load_specs
+from tributary.contracts.source import load_specs
 from tributary.settings import PROJECT_ROOT
 
 

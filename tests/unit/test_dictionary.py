@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tributary.ingest.spec import load_specs
+from tributary.contracts.dictionary import Dictionary, load_dictionary
+from tributary.contracts.mapping import load_mappings, raw_column
+from tributary.contracts.source import load_specs
+from tributary.contracts.specfile import SpecErrors, load_model
 from tributary.settings import PROJECT_ROOT
-from tributary.specfile import SpecErrors, load_model
-from tributary.standardize.dictionary import Dictionary, load_dictionary
-from tributary.standardize.mapping import load_mappings, raw_column
 
 SOURCES = PROJECT_ROOT / "sources"
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from sql_harness import DBT, Warehouse, demo_files, employees_warehouse
 
-from tributary.standardize.generate import is_generated, quote, stale_files
+from tributary.contracts.resolved import quote
+from tributary.standardize.generate import is_generated, stale_files
 
 
 def test_staging_renames_casts_and_converts():

@@ -6,9 +6,9 @@ import re
 import pytest
 
 from tributary.automation.jobs import changed_files, matching_files
-from tributary.ingest.files import FileTable
+from tributary.contracts.filesystem import FileTable
+from tributary.contracts.sql_database import SqlTable, matching_tables
 from tributary.ingest.files_read import read_rows
-from tributary.ingest.sql import SqlTable, matching_tables
 from tributary.settings import PROJECT_ROOT, Settings
 
 

@@ -7,12 +7,12 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tributary.contracts.resolved import load_mappings_for
 from tributary.quality import distribution, duplicates, volume
 from tributary.quality.distribution import NumericField
 from tributary.quality.duplicates import Identity
 from tributary.quality.profiling import mask, profiling_targets
 from tributary.quality.volume import Load
-from tributary.standardize.generate import load_mappings_for
 
 CUSTOMER = Identity(["customer_id"], ["company_name", "phone_e164"], "company_name")
 

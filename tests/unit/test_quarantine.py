@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from sql_harness import SOURCES, Warehouse
 
-from tributary.ingest.spec import load_specs
+from tributary.contracts.dictionary import load_dictionary
+from tributary.contracts.mapping import load_mappings
+from tributary.contracts.resolved import mapped_tables
+from tributary.contracts.rules import load_hand_rules
+from tributary.contracts.source import load_specs
+from tributary.contracts.specfile import SpecErrors
 from tributary.quality.quarantine import StagedRules, quarantine_rows, write_quarantine
-from tributary.quality.rules import load_hand_rules
-from tributary.specfile import SpecErrors
-from tributary.standardize.dictionary import load_dictionary
-from tributary.standardize.generate import mapped_tables
-from tributary.standardize.mapping import load_mappings
 
 DAY1, DAY2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tributary.ingest.spec import SpecErrors, load_spec, load_specs, resolve_env
+from tributary.contracts.source import SpecErrors, load_spec, load_specs, resolve_env
 from tributary.settings import PROJECT_ROOT
 
 
@@ -102,3 +102,18 @@ def test_rest_resource_names_must_survive_normalization(tmp_path):
         load_spec(path)
     [error] = exc.value.errors
     assert error.line == 6 and "name" in error.message
+
+
+def test_auth_keys_of_the_contract_are_those_of_the_auth_classes():
+    """The contract lists the keys of Tributary's own auth classes: a key added to a class
+    without the contract would be refused in every source file."""
+    from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
+
+    from tributary.contracts.rest_api import HMAC_KEYS, OAUTH2_KEYS
+    from tributary.ingest.rest_auth import HmacAuth, RefreshingOAuth2
+
+    assert set(HmacAuth.get_resolvable_fields()) == HMAC_KEYS
+    own = set(RefreshingOAuth2.get_resolvable_fields()) - set(
+        OAuth2ClientCredentials.get_resolvable_fields()
+    )
+    assert own == OAUTH2_KEYS

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tributary.ingest.spec import SourceSpec
-from tributary.standardize.dictionary import Dictionary
-from tributary.standardize.mapping import Mapping, TableMapping, check_mapping
+from tributary.contracts.dictionary import Dictionary
+from tributary.contracts.mapping import Mapping, TableMapping, check_mapping
+from tributary.contracts.source import SourceSpec
 from tributary.standardize.mapping_edit import Entry, TableAddition, new_file, with_additions
 from tributary.standardize.suggest import (
     SourceSuggestions,

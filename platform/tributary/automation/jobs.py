@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tributary.ingest.spec import SourceSpec, resolve_env
+from tributary.contracts.source import SourceSpec, resolve_env
 
 # Everything, from raw tables to the analyst snapshot, once a day before office hours.
 refresh_all = dg.define_asset_job("refresh_all", selection=dg.AssetSelection.all())

@@ -15,10 +15,10 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+from tributary.contracts.source import SourceSpec
 from tributary.ingest.drift import schema_drift
 from tributary.ingest.files import file_error_counts
 from tributary.ingest.sources import build_source
-from tributary.ingest.spec import SourceSpec
 from tributary.ingest.sql_stream import loaded_rows, streamed
 from tributary.settings import WAREHOUSE_POOL, Settings
 from tributary.warehouse import connect

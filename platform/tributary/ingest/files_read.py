@@ -30,12 +30,13 @@ import pyarrow as pa
 from openpyxl.utils.exceptions import InvalidFileException
 from pyarrow import parquet
 
+from tributary.contracts.filesystem import TEXT_FORMATS
+
 if TYPE_CHECKING:
-    from tributary.ingest.files import FileTable
+    from tributary.contracts.filesystem import FileTable
 
 FILE_NAME_COLUMN = "_file_name"  # which export file a row came from
 FILE_LINE_COLUMN = "_line"  # where in that file (see the module docstring)
-TEXT_FORMATS = frozenset({"csv", "tsv", "json", "jsonl"})  # the formats an `encoding` applies to
 AUTO_ENCODINGS = ("utf-8", "gb18030")  # what `encoding: auto` tries, in order
 CHUNK_ROWS = 10_000  # rows per item handed to dlt
 _BOMS = (

@@ -20,10 +20,10 @@ from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client.detector import single_entity_path
 from dlt.sources.rest_api import rest_api_source
 
+from tributary.contracts.rest_api import Auth, Endpoint, Paginator, Resource, RestApi
 from tributary.ingest.rest_auth import build_auth
 from tributary.ingest.rest_http import RestSession
 from tributary.ingest.rest_paging import build_paginator
-from tributary.ingest.rest_spec import Auth, Endpoint, Paginator, Resource, RestApi
 
 # Tributary's client keys: they configure the session, dlt never sees them.
 SESSION_KEYS = {"requests_per_second", "retries", "backoff", "timeout"}

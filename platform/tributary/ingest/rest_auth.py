@@ -115,13 +115,6 @@ class RefreshingOAuth2(OAuth2ClientCredentials):
         return self.session.send(retry, **send_kwargs)
 
 
-# The keys a source file may give for each, beyond dlt's own for OAuth2.
-HMAC_KEYS = frozenset(HmacAuth.get_resolvable_fields())
-OAUTH2_KEYS = frozenset(RefreshingOAuth2.get_resolvable_fields()) - frozenset(
-    OAuth2ClientCredentials.get_resolvable_fields()
-)
-
-
 _CLASSES: dict[str, type[AuthConfigBase]] = {
     "bearer": BearerTokenAuth,
     "api_key": APIKeyAuth,

@@ -13,9 +13,9 @@ import dlt
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
+from tributary.contracts.source import SourceSpec, resolve_env, secret_values
 from tributary.ingest.files import file_resources
 from tributary.ingest.rest import rest_source
-from tributary.ingest.spec import SourceSpec, resolve_env, secret_values
 from tributary.ingest.sql import sql_resources
 
 # A type change never silently becomes a variant column: under evolve it is allowed but

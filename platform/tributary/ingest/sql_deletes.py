@@ -11,7 +11,7 @@ soft delete must keep the row as it was.
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain, islice
-from typing import Any, Literal
+from typing import Any
 
 import dlt
 import duckdb
@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-DeleteMode = Literal["hard", "soft"]
-DELETED_COLUMN = "_deleted"  # the marker when no `deleted_flag` column is declared
+from tributary.contracts.sql_database import DELETED_COLUMN, DeleteMode
+
 KEY_BATCH = 100_000  # warehouse keys per Arrow batch
 IN_LIST = 1_000  # keys per `in (...)` list when fetching vanished rows back
 

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 import yaml
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from tributary.ingest.spec import SourceSpec, resolve_env
-from tributary.ingest.sql import SqlDatabase, SqlTable
+from tributary.contracts.source import SourceSpec, resolve_env
+from tributary.contracts.sql_database import SqlDatabase, SqlTable
 from tributary.settings import Settings
 
 DISCOVERING = {"discovering": True}  # validation context: `tables` may still be empty

@@ -22,7 +22,7 @@ from typing import Any
 
 import dagster as dg
 
-from tributary.ingest.spec import Freshness, SourceSpec
+from tributary.contracts.source import Freshness, SourceSpec
 from tributary.settings import Settings
 
 CHECK_NAME = "freshness"

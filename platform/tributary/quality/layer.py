@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from tributary.ingest.spec import SourceSpec
+from tributary.contracts.source import SourceSpec
 from tributary.quality.checks import build_quality_checks
 from tributary.quality.freshness import build_freshness_checks, build_freshness_sensors
 from tributary.quality.profiling import build_profiling_assets, build_profiling_checks

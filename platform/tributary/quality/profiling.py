@@ -22,14 +22,14 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from tributary.ingest.spec import SourceSpec, load_specs
+from tributary.contracts.dictionary import Dictionary, Entity
+from tributary.contracts.mapping import SourceMapping
+from tributary.contracts.resolved import conformed_columns, load_mappings_for, mapped_tables
+from tributary.contracts.source import SourceSpec, load_specs
 from tributary.quality import distribution, duplicates, volume
 from tributary.quality.distribution import NumericField, ident
 from tributary.quality.duplicates import Identity
 from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.standardize.dictionary import Dictionary, Entity
-from tributary.standardize.generate import conformed_columns, load_mappings_for, mapped_tables
-from tributary.standardize.mapping import SourceMapping
 from tributary.warehouse import connect
 
 CONFORMED_SCHEMA = "intermediate"

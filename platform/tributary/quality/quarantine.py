@@ -14,23 +14,17 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from tributary.contracts.dictionary import SQL_TYPES, Dictionary
+from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
+from tributary.contracts.rules import HandRule, load_hand_rules
 from tributary.quality.rules import (
     RULE_COLUMN,
     EntitySchema,
-    HandRule,
     entity_schema,
     failures,
     hand_rule_columns,
-    load_hand_rules,
 )
 from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.standardize.dictionary import Dictionary
-from tributary.standardize.generate import (
-    SQL_TYPES,
-    MappedTable,
-    load_mappings_for,
-    mapped_tables,
-)
 from tributary.warehouse import connect
 
 SCHEMA = "quality"

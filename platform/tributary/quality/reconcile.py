@@ -10,9 +10,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.quality.quarantine import SCHEMA, quarantine_table
 from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.standardize.generate import MappedTable, load_mappings_for, mapped_tables
 from tributary.warehouse import connect
 
 TERMS = ["rows_in", "staged", "rows_out", "quarantined", "duplicates_merged", "unmatched"]

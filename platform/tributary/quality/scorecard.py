@@ -32,11 +32,11 @@ import dagster as dg
 import duckdb
 from pydantic import TypeAdapter, ValidationError
 
+from tributary.contracts.dictionary import Dictionary
+from tributary.contracts.mapping import SourceMapping
+from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.quality.freshness import last_load
 from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.standardize.dictionary import Dictionary
-from tributary.standardize.generate import MappedTable, load_mappings_for, mapped_tables
-from tributary.standardize.mapping import SourceMapping
 from tributary.warehouse import connect
 
 SCHEMA = "quality"

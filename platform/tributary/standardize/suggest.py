@@ -38,16 +38,16 @@ import duckdb
 import yaml
 from pydantic import ValidationError
 
-from tributary.ingest.spec import SourceSpec, load_specs
-from tributary.specfile import SpecError, SpecErrors, load_model
-from tributary.standardize.dictionary import CanonicalField, Dictionary, Entity, load_dictionary
-from tributary.standardize.mapping import (
+from tributary.contracts.dictionary import CanonicalField, Dictionary, Entity, load_dictionary
+from tributary.contracts.mapping import (
     Mapping,
     TableMapping,
     check_mapping,
     mapping_path,
     raw_column,
 )
+from tributary.contracts.source import SourceSpec, load_specs
+from tributary.contracts.specfile import SpecError, SpecErrors, load_model
 from tributary.standardize.mapping_edit import (
     Entry,
     TableAddition,

@@ -16,10 +16,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tributary.ingest.files import Filesystem
-from tributary.ingest.rest_spec import RestApi, duration_seconds
-from tributary.ingest.sql import SqlDatabase
-from tributary.specfile import NAME_PATTERN, SpecError, SpecErrors, Strict, line_of, load_model
+from tributary.contracts.filesystem import Filesystem
+from tributary.contracts.rest_api import RestApi, duration_seconds
+from tributary.contracts.specfile import (
+    NAME_PATTERN,
+    SpecError,
+    SpecErrors,
+    Strict,
+    line_of,
+    load_model,
+)
+from tributary.contracts.sql_database import SqlDatabase
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 _DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$"  # for editors; parsed by duration_seconds

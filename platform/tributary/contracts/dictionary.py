@@ -11,13 +11,27 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from tributary.specfile import NAME_PATTERN, Strict, load_model
+from tributary.contracts.specfile import NAME_PATTERN, Strict, load_model
 
 FieldType = Literal[
     "id", "string", "integer", "decimal", "money", "date", "timestamp", "code", "email", "phone",
     "boolean",
 ]  # fmt: skip
 PersonalData = Literal["name", "gender", "contact", "compensation", "identifier", "birth"]
+# The DuckDB type each field type is stored as, from staging on.
+SQL_TYPES = {
+    "id": "varchar",
+    "string": "varchar",
+    "code": "varchar",
+    "email": "varchar",
+    "phone": "varchar",
+    "integer": "bigint",
+    "decimal": "decimal(18,6)",
+    "money": "decimal(18,2)",
+    "date": "date",
+    "timestamp": "timestamp",
+    "boolean": "boolean",
+}
 
 
 class CanonicalField(Strict):

@@ -14,9 +14,9 @@ import yaml
 from dlt.common.normalizers.naming import snake_case
 from pydantic import Field, model_validator
 
-from tributary.ingest.spec import SourceSpec
-from tributary.specfile import SpecError, SpecErrors, Strict, line_of, load_model
-from tributary.standardize.dictionary import CanonicalField, Dictionary, Entity
+from tributary.contracts.dictionary import CanonicalField, Dictionary, Entity
+from tributary.contracts.source import SourceSpec
+from tributary.contracts.specfile import SpecError, SpecErrors, Strict, line_of, load_model
 
 MAPPING_SUFFIX = ".mapping.yaml"
 

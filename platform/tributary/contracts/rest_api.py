@@ -25,8 +25,15 @@ from dlt.sources.rest_api import typing as dlt_typing
 from pydantic import BaseModel, BeforeValidator, Field, create_model, model_serializer
 from pydantic import model_validator as validator
 
-from tributary.ingest.rest_auth import HMAC_KEYS, OAUTH2_KEYS
-from tributary.specfile import NAME_PATTERN, Strict
+from tributary.contracts.specfile import NAME_PATTERN, Strict
+
+# The keys a source file may give for Tributary's own auth classes (ingest's rest_auth
+# ``HmacAuth``, and ``RefreshingOAuth2`` beyond dlt's OAuth2 keys); a unit test holds them equal.
+HMAC_KEYS = frozenset(
+    {"access_key", "secret_key", "algorithm", "access_key_header", "timestamp_header",
+     "signature_header"}
+)  # fmt: skip
+OAUTH2_KEYS = frozenset({"refresh_margin"})
 
 
 def _keys(typed_dict: type) -> set[str]:
