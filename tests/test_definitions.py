@@ -9,7 +9,8 @@ from pathlib import Path
 import dagster as dg
 
 from tributary.definitions import build_definitions
-from tributary.settings import PROJECT_ROOT, WAREHOUSE_POOL
+from tributary.settings import PROJECT_ROOT
+from tributary.warehouse import WAREHOUSE_POOL
 
 RAW = {
     "raw_hr/employees",

@@ -1,54 +1,77 @@
-"""The code location: each layer's definitions, assembled.
+"""The code location: each layer's definitions, merged, and the shared policy applied once.
 
-Every asset and check that touches the warehouse runs in the one ``warehouse`` pool (set by
-each layer's builder, tested in tests/test_definitions.py): DuckDB never sees two writers.
+Layers meet only at asset keys, tags and warehouse tables (``tributary/graph.py``): quality
+and publish are given the definitions upstream of them and choose from those by metadata.
 """
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource
 
-from tributary.automation.jobs import (
-    daily_refresh,
-    export_sensors,
-    refresh_all,
-    replay_quarantine,
-)
-from tributary.contracts.source import load_specs
-from tributary.ingest.assets import build_ingest
-from tributary.mining.assets import build_mining_assets
-from tributary.publish.assets import build_publish_assets
-from tributary.quality.layer import build_quality_layer
+from tributary.automation import layer as automation
+from tributary.ingest import layer as ingest
+from tributary.mining import layer as mining
+from tributary.publish import layer as publish
+from tributary.quality import layer as quality
 from tributary.settings import Settings
-from tributary.standardize.assets import build_dbt_assets
+from tributary.standardize import layer as standardize
+from tributary.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCES, Warehouse
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    specs = load_specs(settings.sources_dir)
-    ingest, ingest_checks = build_ingest(settings, specs)
-    dbt_steps, dbt_resource = build_dbt_assets(settings)
-    # validates the dictionary, mappings and rules: a mistake stops the load with its line
-    quality = build_quality_layer(settings, specs, dbt_steps)
-    mining = build_mining_assets(settings)
-    marts = [key for step in dbt_steps for key in step.keys if key.path[0] == "marts"]
-    # The audit the snapshot waits for: every check on a mart (dbt tests, pandera) and the
-    # reconciliation of every entity.
-    audits = [
-        key
-        for key in [
-            *(k for step in dbt_steps for k in step.check_keys),
-            *(k for c in quality.rules for k in c.check_keys),
-        ]
-        if key.asset_key in marts or key.name == "reconciliation"
-    ]
-    publish = build_publish_assets(settings, marts + [a.key for a in mining], audits)
-    return dg.Definitions(
-        assets=[*ingest, *dbt_steps, *quality.assets, *mining, *publish],
-        asset_checks=[*ingest_checks, *quality.rules, *quality.checks],
-        jobs=[refresh_all, replay_quarantine],
-        schedules=[daily_refresh],
-        sensors=[*export_sensors(specs), *quality.sensors],
-        resources={"dlt": DagsterDltResource(), "dbt": dbt_resource},
+    warehouse = dg.Definitions(resources={"warehouse": Warehouse(path=str(settings.warehouse))})
+    layers = dg.Definitions.merge(
+        warehouse, ingest.defs(settings), standardize.defs(settings), mining.defs(settings)
     )
+    layers = dg.Definitions.merge(layers, quality.defs(settings, layers))
+    return in_warehouse_pool(
+        dg.Definitions.merge(layers, publish.defs(settings, layers), automation.defs(settings))
+    )
+
+
+def in_warehouse_pool(defs: dg.Definitions) -> dg.Definitions:
+    """Every asset and check that uses the warehouse (or dlt or dbt, which write it) joins
+    the one ``warehouse`` pool: DuckDB never sees two writers, and no layer has to say so.
+
+    Automation needs no policy here yet: the daily schedule and the sensors select what runs.
+    """
+    return dg.Definitions(
+        assets=[_pooled(a) for a in defs.assets or []],
+        asset_checks=[_pooled(c) for c in defs.asset_checks or []],
+        jobs=defs.jobs,
+        schedules=defs.schedules,
+        sensors=defs.sensors,
+        resources=defs.resources,
+    )
+
+
+def _pooled(definition):
+    """The definition with its op in the warehouse pool, if it uses the warehouse.
+
+    Dagster fixes an op's pool when the op is made and ``with_attributes`` cannot change it,
+    so the op is made again, identical but for the pool (tests/test_definitions.py holds
+    the graph, and every step's pool, to the committed snapshot).
+    """
+    if not isinstance(definition, dg.AssetsDefinition):
+        return definition
+    op = definition.node_def
+    if op.pool or not op.required_resource_keys & WAREHOUSE_RESOURCES:
+        return definition
+    pooled = dg.OpDefinition(
+        compute_fn=op.compute_fn,
+        name=op.name,
+        ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
+        outs={o.name: dg.Out.from_definition(o) for o in op.output_defs},
+        description=op.description,
+        config_schema=op.config_schema,
+        required_resource_keys=op.required_resource_keys,
+        tags=op.tags,
+        code_version=op.version,
+        retry_policy=op.retry_policy,
+        pool=WAREHOUSE_POOL,
+    )
+    attributes = {**definition.get_attributes_dict(), "node_def": pooled}
+    if definition.is_materializable:
+        del attributes["execution_type"]  # the default; passing it only raises a beta warning
+    return definition.__class__(**attributes)
 
 
 @dg.definitions

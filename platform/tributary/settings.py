@@ -1,7 +1,7 @@
 """Every path and platform setting Tributary reads from the environment, in one place.
 
 (A source's own ``${VARS}`` — addresses and secrets — are read when its load runs; see
-``ingest/spec.py``.)
+``contracts/source.py``.)
 
 Read when definitions, resources and commands are built (``Settings.from_env()``), never at
 import time, so tests can point a whole build at a temporary folder.
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-WAREHOUSE_POOL = "warehouse"  # the one Dagster concurrency pool of every warehouse writer
 
 
 @dataclass(frozen=True)

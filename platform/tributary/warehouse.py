@@ -1,7 +1,12 @@
-"""Short-lived connections to the working warehouse.
+"""The working warehouse as a Dagster resource, and short-lived connections to it.
 
 DuckDB allows one writing process per file, and dbt runs in a subprocess: every Python asset
-opens the file for the duration of its work only, never holding it across steps.
+opens the file for the duration of its work only, never holding it across steps. Every asset
+or check that asks for this resource (or for dlt or dbt, which write the same file) joins the
+one ``warehouse`` pool: the root applies that once (``tributary/definitions.py``).
+
+A second warehouse engine (PostgreSQL) is a second resource with the same methods, chosen by
+configuration, not a second code path in the layers.
 """
 
 from __future__ import annotations
@@ -10,7 +15,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import duckdb
+
+WAREHOUSE_POOL = "warehouse"  # the one Dagster concurrency pool of every warehouse writer
+# Resources whose users read or write the working warehouse: each such step joins the pool.
+WAREHOUSE_RESOURCES = frozenset({"warehouse", "dlt", "dbt"})
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The working DuckDB file that dlt, dbt and every Python asset write."""
+
+    path: str
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path)
+
+    @property
+    def name(self) -> str:
+        """The catalog name DuckDB gives the file, as in ``dagster/table_name`` metadata."""
+        return self.file.stem
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.file, read_only=read_only) as con:
+            yield con
 
 
 @contextmanager

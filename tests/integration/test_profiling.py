@@ -24,8 +24,8 @@ from tributary.quality.profiling import (
     build_profiling_checks,
     volume_checks,
 )
-from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.warehouse import connect
+from tributary.settings import Settings
+from tributary.warehouse import WAREHOUSE_POOL, connect
 
 
 def table_asset(settings: Settings, key: list[str], frame: Callable[[], pd.DataFrame]):

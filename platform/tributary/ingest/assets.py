@@ -20,7 +20,7 @@ from tributary.ingest.drift import schema_drift
 from tributary.ingest.files import file_error_counts
 from tributary.ingest.sources import build_source
 from tributary.ingest.sql_stream import loaded_rows, streamed
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 INGEST_GROUP = "ingest"
@@ -79,7 +79,6 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
         dlt_pipeline=pipeline,
         name=f"ingest_{spec.name}",
         dagster_dlt_translator=RawTableTranslator(spec),
-        pool=WAREHOUSE_POOL,
     )
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
         # Secrets are resolved here, at run time, from the environment only.
@@ -142,7 +141,6 @@ def drift_checks(spec: SourceSpec, settings: Settings) -> dg.AssetChecksDefiniti
         ],
         name=f"schema_drift_{spec.name}",
         can_subset=True,
-        pool=WAREHOUSE_POOL,
     )
     def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         selected = {k.asset_key.path[-1] for k in context.selected_asset_check_keys}

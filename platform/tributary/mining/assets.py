@@ -2,14 +2,15 @@
 
 import dagster as dg
 
+from tributary.graph import PUBLISHED_TAGS, table_metadata
 from tributary.mining.anomalies import (
     CONTAMINATION,
     FEATURES,
     ORDER_ANOMALIES_COLUMNS,
     score_orders,
 )
-from tributary.settings import WAREHOUSE_POOL, Settings
-from tributary.warehouse import connect
+from tributary.settings import Settings
+from tributary.warehouse import Warehouse
 
 
 def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -17,7 +18,7 @@ def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         key=["ml", "order_anomalies"],
         deps=[dg.AssetKey(["marts", "fct_orders"])],
         group_name="ml",
-        pool=WAREHOUSE_POOL,
+        tags=PUBLISHED_TAGS,
         kinds={"scikit-learn", "duckdb"},
         description=(
             "One row per order of marts.fct_orders, scored for how unlike the others it looks."
@@ -25,19 +26,14 @@ def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             f"against list price flags at most {CONTAMINATION:.1%} of orders; `reason` names "
             "the measure furthest from normal for each flagged order."
         ),
-        # dagster's TableMetadataSet is private in this version: its public keys instead.
-        metadata={
-            "dagster/table_name": f"{settings.warehouse.stem}.ml.order_anomalies",
-            "dagster/column_schema": dg.TableSchema(
-                columns=[
-                    dg.TableColumn(name, type=type_, description=description)
-                    for name, (type_, description) in ORDER_ANOMALIES_COLUMNS.items()
-                ]
-            ),
-        },
+        metadata=table_metadata(
+            f"{settings.warehouse.stem}.ml.order_anomalies", ORDER_ANOMALIES_COLUMNS
+        ),
     )
-    def order_anomalies(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        with connect(settings.warehouse) as con:
+    def order_anomalies(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
             orders = con.execute(
                 f"select order_id, {', '.join(FEATURES)} from marts.fct_orders order by order_id"
             ).df()

@@ -5,7 +5,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from tributary.publish.snapshot import PUBLISHED_SCHEMAS, publish_snapshot
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
+from tributary.warehouse import Warehouse
 
 # main.published_tables, which publish_snapshot writes into every snapshot.
 PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
@@ -49,7 +50,6 @@ def build_publish_assets(
         key=["publish", "analyst_snapshot"],
         deps=upstream,
         group_name="publish",
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description=(
             f"The DuckDB file analysts open ({settings.snapshot.name}): every table of "
@@ -65,7 +65,9 @@ def build_publish_assets(
             "dagster/column_schema": PUBLISHED_TABLES_SCHEMA,
         },
     )
-    def analyst_snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def analyst_snapshot(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
         # Also when run on its own: a failed audit from an earlier run still blocks.
         failures = audit_failures(context.instance, audits)
         if failures:
@@ -74,7 +76,7 @@ def build_publish_assets(
                 metadata={"failed_audits": failures},
             )
         tables = [f"{k.path[0]}.{k.path[-1]}" for k in upstream]
-        counts = publish_snapshot(settings.warehouse, settings.snapshot, required=tables)
+        counts = publish_snapshot(warehouse.file, settings.snapshot, required=tables)
         context.log.info(f"published {len(counts)} tables to {settings.snapshot}")
         return dg.MaterializeResult(
             metadata={

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 ORDER_STATUSES = ["pending", "shipped", "delivered", "cancelled"]
@@ -65,7 +65,6 @@ def build_quality_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
         asset=dg.AssetKey(["marts", "fct_orders"]),
         name="pandera_fct_orders",
         blocking=True,
-        pool=WAREHOUSE_POOL,
         description="Types, codes, ranges and the currency conversion of every order (pandera).",
     )
     def pandera_fct_orders() -> dg.AssetCheckResult:

@@ -1,11 +1,9 @@
-"""The quality layer assembled: what it adds to the graph, and which of its checks audit the
-publish (the rest warn or err to on-call without holding the snapshot back)."""
-
-from dataclasses import dataclass
+"""The quality layer: blocking rules with their quarantine, monitoring checks that warn,
+reconciliation, freshness and the scorecard, over the assets defined upstream of it."""
 
 import dagster as dg
 
-from tributary.contracts.source import SourceSpec
+from tributary.contracts.source import load_specs
 from tributary.quality.checks import build_quality_checks
 from tributary.quality.freshness import build_freshness_checks, build_freshness_sensors
 from tributary.quality.profiling import build_profiling_assets, build_profiling_checks
@@ -15,32 +13,25 @@ from tributary.quality.scorecard import build_scorecard_assets
 from tributary.settings import Settings
 
 
-@dataclass(frozen=True)
-class QualityLayer:
-    assets: list[dg.AssetsDefinition]
-    checks: list[dg.AssetChecksDefinition]
-    rules: list[dg.AssetChecksDefinition]  # dictionary and hand-written rules, reconciliation
-    sensors: list[dg.SensorDefinition]
-
-
-def build_quality_layer(
-    settings: Settings, specs: list[SourceSpec], upstream: list[dg.AssetsDefinition]
-) -> QualityLayer:
+def defs(settings: Settings, upstream: dg.Definitions) -> dg.Definitions:
+    specs = load_specs(settings.sources_dir)
     quarantine, rule_checks = build_quality_assets(settings)
-    available = [k for a in [*upstream, *quarantine] for k in a.keys]
-    return QualityLayer(
+    available = [*upstream.resolve_all_asset_keys(), *(k for a in quarantine for k in a.keys)]
+    return dg.Definitions(
         assets=[
             *quarantine,
             *build_profiling_assets(settings),
             *build_scorecard_assets(settings, available=available),
         ],
-        # Duplicates, outliers and volumes warn. Freshness warns and errs to on-call: a stale
-        # source does not get fresher by freezing the others.
-        checks=[*build_profiling_checks(settings), *build_freshness_checks(settings, specs)],
-        rules=[
+        asset_checks=[
+            # blocking: rows that fail are quarantined, a mart that fails holds the publish
             *build_quality_checks(settings),
             *rule_checks,
             *build_reconciliation_checks(settings),
+            # monitoring: duplicates, outliers and volumes warn; freshness warns and errs to
+            # on-call (a stale source does not get fresher by freezing the others)
+            *build_profiling_checks(settings),
+            *build_freshness_checks(settings, specs),
         ],
         sensors=build_freshness_sensors(specs),
     )

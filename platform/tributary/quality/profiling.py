@@ -29,7 +29,7 @@ from tributary.contracts.source import SourceSpec, load_specs
 from tributary.quality import distribution, duplicates, volume
 from tributary.quality.distribution import NumericField, ident
 from tributary.quality.duplicates import Identity
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 CONFORMED_SCHEMA = "intermediate"
@@ -391,7 +391,6 @@ def _entity_checks(settings: Settings, target: EntityTarget) -> list[dg.AssetChe
         @dg.asset_check(
             asset=target.asset_key,
             name="exact_duplicates",
-            pool=WAREHOUSE_POOL,
             description=EXACT_DESCRIPTION.format(
                 fields=", ".join(identity.fields), entity=target.name
             ),
@@ -410,7 +409,6 @@ def _entity_checks(settings: Settings, target: EntityTarget) -> list[dg.AssetChe
         @dg.asset_check(
             asset=target.asset_key,
             name="near_duplicates",
-            pool=WAREHOUSE_POOL,
             description=NEAR_DESCRIPTION.format(
                 name=identity.name_field, others=others, entity=target.name
             ),
@@ -425,7 +423,6 @@ def _entity_checks(settings: Settings, target: EntityTarget) -> list[dg.AssetChe
         @dg.asset_check(
             asset=target.asset_key,
             name="numeric_outliers",
-            pool=WAREHOUSE_POOL,
             description=OUTLIER_DESCRIPTION.format(fields=fields),
         )
         def outlier_check() -> dg.AssetCheckResult:
@@ -434,7 +431,6 @@ def _entity_checks(settings: Settings, target: EntityTarget) -> list[dg.AssetChe
         @dg.asset_check(
             asset=target.asset_key,
             name="distribution_shift",
-            pool=WAREHOUSE_POOL,
             description=SHIFT_DESCRIPTION.format(fields=fields),
         )
         def shift_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
@@ -449,7 +445,6 @@ def _merged_check(settings: Settings, model: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey([STAGING_SCHEMA, model]),
         name="duplicates_merged",
-        pool=WAREHOUSE_POOL,
         description=MERGED_DESCRIPTION,
     )
     def merged_check() -> dg.AssetCheckResult:
@@ -465,9 +460,7 @@ def volume_checks(settings: Settings, dataset: str, tables: list[str]) -> dg.Ass
         for t in tables
     ]
 
-    @dg.multi_asset_check(
-        specs=specs, name=f"volume_{dataset}", can_subset=True, pool=WAREHOUSE_POOL
-    )
+    @dg.multi_asset_check(specs=specs, name=f"volume_{dataset}", can_subset=True)
     def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
         for check_key in sorted(context.selected_asset_check_keys, key=str):
             yield evaluate_volume(settings, context.instance, check_key)
@@ -496,7 +489,6 @@ def build_profiling_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         key=PROFILE_HISTORY_KEY,
         deps=[t.asset_key for t in targets],
         group_name="quality",
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description=(
             "How the numeric fields of every conformed entity are distributed, one row per "

@@ -24,7 +24,7 @@ from tributary.quality.rules import (
     failures,
     hand_rule_columns,
 )
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 SCHEMA = "quality"
@@ -211,7 +211,6 @@ def _quarantine_asset(
         key=[SCHEMA, quarantine_table(entity)],
         group_name="quality",
         deps=[dg.AssetKey(["staging", s.table.model]) for s in own],
-        pool=WAREHOUSE_POOL,
         description=f"Rows of {entity} that break a blocking rule, with the rule, the reason, "
         "the source and the load: held back from the conformed models and marts until the "
         "data or the rule is fixed and the graph rebuilt.",
@@ -252,7 +251,6 @@ def _staging_check(settings: Settings, staged: StagedRules) -> dg.AssetChecksDef
     @dg.asset_check(
         asset=dg.AssetKey(["staging", model]),
         name="dictionary_rules",
-        pool=WAREHOUSE_POOL,
         description=f"The {staged.table.entity_name} rules of the data dictionary and "
         "sources/quality/rules.yaml (pandera) on every delivered row. Rows breaking a "
         "blocking rule are quarantined (severity ERROR); warnings flow on.",
@@ -290,7 +288,6 @@ def _mart_check(
         asset=dg.AssetKey(["marts", mart]),
         name="dictionary_rules",
         blocking=True,
-        pool=WAREHOUSE_POOL,
         description=f"The dictionary's {entity_name} rules (required, ranges, patterns, codes) "
         "on the mart analysts read (pandera). Quarantine keeps bad rows out upstream: a "
         "failure here means something slipped through, and blocks the publish.",

@@ -11,8 +11,9 @@ import duckdb
 import pandas as pd
 
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
+from tributary.graph import AUDIT_METADATA
 from tributary.quality.quarantine import SCHEMA, quarantine_table
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 TERMS = ["rows_in", "staged", "rows_out", "quarantined", "duplicates_merged", "unmatched"]
@@ -103,7 +104,7 @@ def _check(
         asset=dg.AssetKey(target),
         name="reconciliation",
         blocking=True,
-        pool=WAREHOUSE_POOL,
+        metadata=AUDIT_METADATA,
         additional_deps=[d for d in deps if d.path != target],
         description=f"Rows in = rows out + quarantined + duplicates merged + unmatched, for "
         f"every source table of {entity}, each term counted in its own layer; and one mart "

@@ -36,7 +36,7 @@ from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import SourceMapping
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.quality.freshness import last_load
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.settings import Settings
 from tributary.warehouse import connect
 
 SCHEMA = "quality"
@@ -416,7 +416,6 @@ def build_scorecard_assets(
         key=[SCHEMA, CURRENT_TABLE],
         deps=deps,
         group_name="quality",
-        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description=(
             "How much each source's records of each entity can be trusted, one row per "

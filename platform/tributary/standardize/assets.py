@@ -19,16 +19,24 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from tributary.settings import WAREHOUSE_POOL, Settings
+from tributary.graph import PUBLISHED_TAGS
+from tributary.settings import Settings
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """Group = the model's folder; the key (schema, name) is the warehouse table it builds."""
+    """Group = the model's folder; the key (schema, name) is the warehouse table it builds;
+    the marts are what the analyst snapshot publishes."""
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] in ("model", "seed", "snapshot"):
-            return dbt_resource_props["fqn"][1]
-        return super().get_group_name(dbt_resource_props)
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] not in ("model", "seed", "snapshot"):
+            return spec
+        folder = props["fqn"][1]
+        spec = spec.replace_attributes(group_name=folder)
+        return spec.merge_attributes(tags=PUBLISHED_TAGS) if folder == "marts" else spec
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -69,7 +77,6 @@ def build_dbt_assets(settings: Settings) -> tuple[list[dg.AssetsDefinition], Dbt
         dagster_dbt_translator=translator,
         select=STAGING_SELECTION,
         name="dbt_staging",
-        pool=WAREHOUSE_POOL,
     )
     def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         """Rename, cast and convert every source table into the dictionary's names and units."""
@@ -80,7 +87,6 @@ def build_dbt_assets(settings: Settings) -> tuple[list[dg.AssetsDefinition], Dbt
         dagster_dbt_translator=translator,
         exclude=STAGING_SELECTION,
         name="dbt_models",
-        pool=WAREHOUSE_POOL,
     )
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         """Conform every entity across systems and build the marts analysts read."""

@@ -1,0 +1,10 @@
+"""The automation layer: what runs when, selected by asset groups and keys alone."""
+
+import dagster as dg
+
+from tributary.automation.jobs import daily_refresh, refresh_all, replay_quarantine
+from tributary.settings import Settings
+
+
+def defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions(jobs=[refresh_all, replay_quarantine], schedules=[daily_refresh])
