@@ -5,7 +5,7 @@ How files are read and loaded is in ``ingest/kinds/filesystem``; this is the fil
 
 import codecs
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -117,3 +117,9 @@ class FileTable(Strict):
 class Filesystem(Strict):
     bucket_url: str = Field(description="Folder or bucket URL, usually `${SOME_ENV_VAR}`.")
     tables: list[FileTable] = Field(min_length=1)
+    # Raw column -> staging lineage column of what places a row in its delivery: the newest
+    # delivery of a record wins, and a quarantined row is traced back to its file and line.
+    ROW_POSITION: ClassVar[dict[str, str]] = {"_file_name": "_source_file", "_line": "_source_line"}
+
+    def table_names(self) -> list[str]:
+        return [t.name for t in self.tables]

@@ -44,8 +44,9 @@ class MappedTable:
         return f"{self.source.name}__{self.table}"
 
     @property
-    def is_file(self) -> bool:
-        return self.source.spec.kind == "filesystem"
+    def row_position(self) -> dict[str, str]:
+        """Raw column -> lineage column of what places a row in its delivery (file, line)."""
+        return self.source.spec.section.ROW_POSITION
 
     def column(self, source_field: str) -> str:
         return quote(self.source.raw_column(source_field))

@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from dlt.sources.rest_api import typing as dlt_typing
 from pydantic import BaseModel, BeforeValidator, Field, create_model, model_serializer
@@ -284,3 +284,8 @@ class RestApi(Section):
     resources: list[
         Annotated[Resource, BeforeValidator(lambda v: {"name": v} if isinstance(v, str) else v)]
     ] = Field(min_length=1)
+    # The raw columns that place a row in its delivery (see contracts/filesystem.py): none.
+    ROW_POSITION: ClassVar[dict[str, str]] = {}
+
+    def table_names(self) -> list[str]:
+        return [r if isinstance(r, str) else r["name"] for r in self.resources]

@@ -137,11 +137,13 @@ class SourceSpec(Strict):
         """The DuckDB schema, dlt dataset and dbt source name of this system."""
         return f"raw_{self.name}"
 
+    @property
+    def section(self) -> RestApi | SqlDatabase | Filesystem:
+        """The section of this source's kind (``rest_api:``, ``sql_database:``, …)."""
+        return getattr(self, self.kind)
+
     def table_names(self) -> list[str]:
-        if self.kind == "rest_api":
-            return [r if isinstance(r, str) else r["name"] for r in self.rest_api["resources"]]
-        section = self.sql_database if self.kind == "sql_database" else self.filesystem
-        return [t.name for t in section.tables]
+        return self.section.table_names()
 
 
 def load_spec(path: Path) -> SourceSpec:

@@ -4,7 +4,7 @@ What each key means for a load is in ``ingest/kinds/sql_database``; this is the 
 """
 
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -120,6 +120,11 @@ class SqlDatabase(Strict):
     )
     discover: Discover | None = None
     tables: list[SqlTable] = []
+    # The raw columns that place a row in its delivery (see contracts/filesystem.py): none.
+    ROW_POSITION: ClassVar[dict[str, str]] = {}
+
+    def table_names(self) -> list[str]:
+        return [t.name for t in self.tables]
 
     @field_validator("tables", mode="before")
     @classmethod

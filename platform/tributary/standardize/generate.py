@@ -144,8 +144,7 @@ def _lineage_columns(t: MappedTable) -> list[tuple[str, str]]:
         (source_id, "_source_id"),
         (updated, "_updated_at"),
     ]
-    if t.is_file:
-        columns += [("_file_name", "_source_file"), ("_line", "_source_line")]
+    columns += list(t.row_position.items())
     columns.append(("_dlt_load_id", "_load_id"))
     return columns
 
@@ -190,8 +189,7 @@ def staging_sql(t: MappedTable) -> str:
             )
         lines.append(f"        {expr} as {name}{comma}")
     record = ["coalesce(_source_id, '')", "_load_id"]
-    if t.is_file:
-        record += ["_source_file", "cast(_source_line as varchar)"]
+    record += [f"cast({name} as varchar)" for name in t.row_position.values()]
     # (rows without an id of a non-file source share one record id per load: merge and replace
     # sources have a primary key, so there is at most one such row)
     lines += [
@@ -320,8 +318,7 @@ def sources_yaml(mapping: SourceMapping, tables: list[MappedTable]) -> dict:
 
 def _order_newest(t: MappedTable, alias: str) -> str:
     keys = [f"{alias}._updated_at desc nulls last", f"{alias}._load_id desc"]
-    if t.is_file:
-        keys += [f"{alias}._source_file desc", f"{alias}._source_line desc"]
+    keys += [f"{alias}.{name} desc" for name in t.row_position.values()]
     return ", ".join(keys)
 
 

@@ -28,7 +28,7 @@ staged as (
 
 select
     * exclude (_sent),
-    concat_ws('|', coalesce(_source_id, ''), _load_id, _source_file, cast(_source_line as varchar)) as _record_id,
+    concat_ws('|', coalesce(_source_id, ''), _load_id, cast(_source_file as varchar), cast(_source_line as varchar)) as _record_id,
     -- values sent that no conversion could read: the dictionary's rules quarantine or
     -- report them, so nothing becomes null unnoticed
     list_filter([
