@@ -37,6 +37,7 @@ test: prepare
 lint: install
 	$(VENV)/bin/ruff check platform tests
 	$(VENV)/bin/ruff format --check platform tests
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/tributary validate
 	$(VENV)/bin/tributary schema --check
 	$(VENV)/bin/tributary generate --check
