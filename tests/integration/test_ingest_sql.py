@@ -10,7 +10,7 @@ from demo_enterprise import generate, write_erp
 from tributary.contracts.source import load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_stream import loaded_rows
+from tributary.ingest.kinds.sql_database.stream import loaded_rows
 from tributary.settings import PROJECT_ROOT
 
 SCALE = 0.1

@@ -110,7 +110,7 @@ def test_auth_keys_of_the_contract_are_those_of_the_auth_classes():
     from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
     from tributary.contracts.rest_api import HMAC_KEYS, OAUTH2_KEYS
-    from tributary.ingest.rest_auth import HmacAuth, RefreshingOAuth2
+    from tributary.ingest.kinds.rest_api.auth import HmacAuth, RefreshingOAuth2
 
     assert set(HmacAuth.get_resolvable_fields()) == HMAC_KEYS
     own = set(RefreshingOAuth2.get_resolvable_fields()) - set(

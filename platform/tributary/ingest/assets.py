@@ -17,14 +17,13 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from tributary.contracts.source import SourceSpec
 from tributary.ingest.drift import schema_drift
-from tributary.ingest.files import file_error_counts
+from tributary.ingest.kinds.filesystem.source import file_error_counts
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_stream import loaded_rows, streamed
+from tributary.ingest.kinds.sql_database.stream import loaded_rows, streamed
 from tributary.settings import Settings
 from tributary.warehouse import connect
 
 INGEST_GROUP = "ingest"
-LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_for)
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -45,29 +44,6 @@ class RawTableTranslator(DagsterDltTranslator):
             kinds={"dlt", "duckdb", self.spec.kind.replace("_", "")},
             tags={"tributary/source": self.spec.name},
         )
-
-
-def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
-    """A dlt pipeline per source system, its state kept beside the warehouse."""
-    # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
-    # which load brought it (the schema drift check reads it).
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    return dlt.pipeline(
-        pipeline_name=f"tributary_{spec.name}",
-        destination=dlt.destinations.duckdb(
-            DuckDbCredentials(
-                str(settings.warehouse),
-                # Measured in the ingest benchmark (docs/benchmarks.md): keeping the insertion
-                # order of raw rows, which means nothing, cost a third of peak memory; without a
-                # limit DuckDB kept a 6M-row load's written blocks in memory (peak 1,166 MiB,
-                # 897 MiB with 256 MB, as fast). Loads and merges past the limit spill to disk.
-                local_config={"preserve_insertion_order": False},
-                global_config={"memory_limit": LOAD_MEMORY_LIMIT},
-            )
-        ),
-        dataset_name=spec.dataset,
-        pipelines_dir=str(settings.dlt_pipelines_dir),
-    )
 
 
 def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:

@@ -14,9 +14,9 @@ from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
 from tributary.contracts.source import SourceSpec, resolve_env, secret_values
-from tributary.ingest.files import file_resources
-from tributary.ingest.rest import rest_source
-from tributary.ingest.sql import sql_resources
+from tributary.ingest.kinds.filesystem.source import file_resources
+from tributary.ingest.kinds.rest_api.source import rest_source
+from tributary.ingest.kinds.sql_database.source import sql_resources
 
 # A type change never silently becomes a variant column: under evolve it is allowed but
 # reported by the schema drift check; under freeze it fails the load.
