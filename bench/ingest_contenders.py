@@ -124,9 +124,8 @@ def tributary(args: argparse.Namespace, streaming: bool = True) -> Result:
 
         tributary.ingest.kinds.sql_database.source.can_stream = lambda name: False
     from tributary.contracts.source import SourceSpec
-    from tributary.ingest.assets import pipeline_for
+    from tributary.ingest.pipeline import loaded_rows, pipeline_for
     from tributary.ingest.sources import build_source
-    from tributary.ingest.kinds.sql_database.stream import loaded_rows
     from tributary.settings import Settings
 
     spec = SourceSpec.model_validate(

@@ -18,14 +18,13 @@ import pytest
 import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-import tributary.ingest.kinds.sql_database.source as sql_module
 import tributary.ingest.kinds.sql_database.postgres_copy as sql_copy
+import tributary.ingest.kinds.sql_database.source as sql_module
 import tributary.ingest.kinds.sql_database.stream as sql_stream
 from demo_enterprise import generate, write_erp
 from tributary.contracts.source import SourceSpec, load_spec
-from tributary.ingest.assets import pipeline_for
+from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
 from tributary.ingest.sources import build_source
-from tributary.ingest.kinds.sql_database.stream import loaded_rows, streamed
 from tributary.settings import PROJECT_ROOT, Settings
 
 T0 = dt.datetime(2024, 1, 1, 8, 30)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -123,7 +123,8 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def _section_matches_kind(self) -> SourceSpec:
-        sections = {"rest_api", "sql_database", "filesystem"}
+        # Each kind's section is the field of the same name: the kinds are the Literal's values.
+        sections = get_args(type(self).model_fields["kind"].annotation)
         present = {s for s in sections if getattr(self, s) is not None}
         if present != {self.kind}:
             raise ValueError(

@@ -5,8 +5,8 @@ dlt resource reading Arrow batches (connectorx where the URL allows, else SQLAlc
 bounded memory, no per-row Python on the fast path. A table's first load, when it replaces the
 table (an incremental table's first load, a ``load: replace`` table's first load), is streamed
 into a DuckDB warehouse while it is read (``stream``); on PostgreSQL a plain table's first
-load skips Arrow altogether, as CSV from COPY into DuckDB's own reader (``postgres_copy``). Every other
-load goes through dlt's load files. A source file says, per table::
+load skips Arrow altogether, as CSV from COPY into DuckDB's own reader (``postgres_copy``).
+Every other load goes through dlt's load files. A source file says, per table::
 
     sql_database:
       credentials: ${ERP_URL}
@@ -50,9 +50,13 @@ from tributary.contracts.sql_database import (
     SqlTable,
     matching_tables,
 )
-from tributary.ingest.kinds.sql_database.postgres_copy import CopyUnreadable, copy_full_load, copy_plan
 from tributary.ingest.kinds.sql_database.cursor import Cursor
 from tributary.ingest.kinds.sql_database.deletes import key_columns, vanished_rows
+from tributary.ingest.kinds.sql_database.postgres_copy import (
+    CopyUnreadable,
+    copy_full_load,
+    copy_plan,
+)
 from tributary.ingest.kinds.sql_database.read import (
     Backend,
     column_hints,
