@@ -16,16 +16,10 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from tributary.contracts import specfile
 from tributary.contracts.filesystem import Filesystem
 from tributary.contracts.rest_api import RestApi, duration_seconds
-from tributary.contracts.specfile import (
-    NAME_PATTERN,
-    SpecError,
-    SpecErrors,
-    Strict,
-    line_of,
-    load_model,
-)
+from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
 from tributary.contracts.sql_database import SqlDatabase
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -153,9 +147,9 @@ def load_spec(path: Path) -> SourceSpec:
     if spec.name != path.stem:
         raise SpecErrors(
             [
-                SpecError(
+                specfile.SpecError(
                     path,
-                    line_of(node, ("name",)),
+                    specfile.line_of(node, ("name",)),
                     f"name {spec.name!r} differs from the file name",
                     f"rename the file to {spec.name}.yaml or set name: {path.stem}",
                 )
