@@ -1,5 +1,5 @@
-"""First loads streamed into the DuckDB warehouse (``ingest/sql_stream.py``), on SQLite,
-PostgreSQL and MariaDB.
+"""First loads streamed into the DuckDB warehouse (``ingest/kinds/sql_database/stream.py``),
+on SQLite, PostgreSQL and MariaDB.
 
 The streamed load must leave what dlt's own load (Parquet files, then DuckDB) leaves: the same
 table with the same columns, types and NOT NULLs, the same rows, a `_dlt_load_id` naming a
@@ -69,7 +69,7 @@ def typed_rows(count: int, start: int = 1, at: dt.datetime = T0) -> list[dict]:
     ]
 
 
-# Text that CSV must quote (PostgreSQL's first loads travel as CSV: ``ingest/sql_copy.py``).
+# Text that CSV must quote (PostgreSQL's first loads travel as CSV: ``postgres_copy.py``).
 LABELS = ["", 'say "hi", then', "two\nlines", "a,b;c\tx", "\\N NULL"]
 # The widest value numeric(12, 3) holds, for row 0: decimals travel as scaled integers.
 WIDEST = Decimal("-999999999.999")
