@@ -120,13 +120,12 @@ def tributary(args: argparse.Namespace, streaming: bool = True) -> Result:
     load then goes through dlt's load files, as every load did before, for comparison.
     """
     if not streaming:
-        import tributary.ingest.sql
+        import tributary.ingest.kinds.sql_database.source
 
-        tributary.ingest.sql.can_stream = lambda name: False
+        tributary.ingest.kinds.sql_database.source.can_stream = lambda name: False
     from tributary.contracts.source import SourceSpec
-    from tributary.ingest.assets import pipeline_for
+    from tributary.ingest.pipeline import loaded_rows, pipeline_for
     from tributary.ingest.sources import build_source
-    from tributary.ingest.sql_stream import loaded_rows
     from tributary.settings import Settings
 
     spec = SourceSpec.model_validate(

@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "map":
         return map_suggest(settings, args.source, args.table, args.min_confidence, args.accept)
     if args.command == "discover":
-        from tributary.ingest.sql_discover import discover
+        from tributary.ingest.kinds.sql_database.discover import discover
 
         return discover(settings, args.source, check=args.check)
     if args.demo_command == "run":

@@ -19,8 +19,8 @@ import pytest
 from pyarrow import parquet
 
 from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
-from tributary.ingest.assets import pipeline_for
-from tributary.ingest.files import file_error_counts
+from tributary.ingest.kinds.filesystem.source import file_error_counts
+from tributary.ingest.pipeline import pipeline_for
 from tributary.ingest.sources import build_source
 from tributary.settings import Settings
 

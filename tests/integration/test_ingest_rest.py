@@ -7,7 +7,7 @@ import pytest
 
 from demo_enterprise import DemoEnterprise
 from tributary.contracts.source import load_spec
-from tributary.ingest.assets import pipeline_for
+from tributary.ingest.pipeline import pipeline_for
 from tributary.ingest.sources import build_source
 from tributary.settings import PROJECT_ROOT
 

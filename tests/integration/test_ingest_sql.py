@@ -8,9 +8,8 @@ import duckdb
 
 from demo_enterprise import generate, write_erp
 from tributary.contracts.source import load_spec
-from tributary.ingest.assets import pipeline_for
+from tributary.ingest.pipeline import loaded_rows, pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_stream import loaded_rows
 from tributary.settings import PROJECT_ROOT
 
 SCALE = 0.1

@@ -19,7 +19,8 @@ from dagster_dlt import DagsterDltResource
 from rest_zoo import ACCESS_KEY, CLIENT_ID, USERNAME, HmacScheme, RestZoo
 
 from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
-from tributary.ingest.assets import pipeline_for, source_assets
+from tributary.ingest.assets import source_assets
+from tributary.ingest.pipeline import pipeline_for
 from tributary.ingest.sources import build_source
 
 PAGES = "{type: page_number, base_page: 1, total_path: meta.total_pages}"

@@ -19,11 +19,15 @@ import pytest
 import sqlalchemy as sa
 
 from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
-from tributary.ingest.assets import pipeline_for
+from tributary.ingest.kinds.sql_database.discover import discover, with_tables
+from tributary.ingest.kinds.sql_database.read import (
+    RANGE_BATCHES,
+    column_hints,
+    pick_backend,
+    read_arrow,
+)
+from tributary.ingest.pipeline import loaded_rows, pipeline_for
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_discover import discover, with_tables
-from tributary.ingest.sql_read import RANGE_BATCHES, column_hints, pick_backend, read_arrow
-from tributary.ingest.sql_stream import loaded_rows
 from tributary.settings import Settings
 
 T0 = dt.datetime(2024, 1, 1)

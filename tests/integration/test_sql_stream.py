@@ -1,5 +1,5 @@
-"""First loads streamed into the DuckDB warehouse (``ingest/sql_stream.py``), on SQLite,
-PostgreSQL and MariaDB.
+"""First loads streamed into the DuckDB warehouse (``ingest/kinds/sql_database/stream.py``),
+on SQLite, PostgreSQL and MariaDB.
 
 The streamed load must leave what dlt's own load (Parquet files, then DuckDB) leaves: the same
 table with the same columns, types and NOT NULLs, the same rows, a `_dlt_load_id` naming a
@@ -18,14 +18,13 @@ import pytest
 import sqlalchemy as sa
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-import tributary.ingest.sql as sql_module
-import tributary.ingest.sql_copy as sql_copy
-import tributary.ingest.sql_stream as sql_stream
+import tributary.ingest.kinds.sql_database.postgres_copy as sql_copy
+import tributary.ingest.kinds.sql_database.source as sql_module
+import tributary.ingest.kinds.sql_database.stream as sql_stream
 from demo_enterprise import generate, write_erp
 from tributary.contracts.source import SourceSpec, load_spec
-from tributary.ingest.assets import pipeline_for
+from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_stream import loaded_rows, streamed
 from tributary.settings import PROJECT_ROOT, Settings
 
 T0 = dt.datetime(2024, 1, 1, 8, 30)
@@ -70,7 +69,7 @@ def typed_rows(count: int, start: int = 1, at: dt.datetime = T0) -> list[dict]:
     ]
 
 
-# Text that CSV must quote (PostgreSQL's first loads travel as CSV: ``ingest/sql_copy.py``).
+# Text that CSV must quote (PostgreSQL's first loads travel as CSV: ``postgres_copy.py``).
 LABELS = ["", 'say "hi", then', "two\nlines", "a,b;c\tx", "\\N NULL"]
 # The widest value numeric(12, 3) holds, for row 0: decimals travel as scaled integers.
 WIDEST = Decimal("-999999999.999")

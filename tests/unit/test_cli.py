@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from tributary.automation.jobs import export_sensors
 from tributary.contracts.source import load_specs
+from tributary.ingest.assets import source_sensors
 from tributary.settings import PROJECT_ROOT
 
 
@@ -53,7 +53,7 @@ def test_validate_reports_each_broken_file_without_traceback(tmp_path):
 
 def test_export_sensor_runs_once_per_new_or_redelivered_file(tmp_path, monkeypatch):
     monkeypatch.setenv("FINANCE_EXPORT_DIR", str(tmp_path))
-    sensor = export_sensors(load_specs(PROJECT_ROOT / "sources"))[0]
+    sensor = source_sensors(load_specs(PROJECT_ROOT / "sources"))[0]
     assert sensor.name == "finance_export_sensor"
     invoices = tmp_path / "invoices_20251231.csv"
     invoices.write_text("x")

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from tributary.automation.jobs import changed_files, matching_files
 from tributary.contracts.filesystem import FileTable
 from tributary.contracts.sql_database import SqlTable, matching_tables
-from tributary.ingest.files_read import read_rows
+from tributary.ingest.kinds.filesystem.read import read_rows
+from tributary.ingest.kinds.filesystem.sensor import changed_files, matching_files
 from tributary.settings import PROJECT_ROOT, Settings
 
 

@@ -110,10 +110,24 @@ def test_auth_keys_of_the_contract_are_those_of_the_auth_classes():
     from dlt.sources.helpers.rest_client.auth import OAuth2ClientCredentials
 
     from tributary.contracts.rest_api import HMAC_KEYS, OAUTH2_KEYS
-    from tributary.ingest.rest_auth import HmacAuth, RefreshingOAuth2
+    from tributary.ingest.kinds.rest_api.auth import HmacAuth, RefreshingOAuth2
 
     assert set(HmacAuth.get_resolvable_fields()) == HMAC_KEYS
     own = set(RefreshingOAuth2.get_resolvable_fields()) - set(
         OAuth2ClientCredentials.get_resolvable_fields()
     )
     assert own == OAUTH2_KEYS
+
+
+def test_every_kind_has_its_section_and_its_code():
+    """A kind is the Literal's value, SourceSpec's field of that name and one KINDS entry."""
+    from typing import get_args
+
+    from tributary.contracts.source import SourceSpec
+    from tributary.ingest.kinds import KINDS
+
+    kinds = get_args(SourceSpec.model_fields["kind"].annotation)
+    assert set(KINDS) == set(kinds)
+    for name, kind in KINDS.items():
+        assert kind.name == name
+        assert kind.section in get_args(SourceSpec.model_fields[name].annotation)

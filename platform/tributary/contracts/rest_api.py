@@ -27,8 +27,9 @@ from pydantic import model_validator as validator
 
 from tributary.contracts.specfile import NAME_PATTERN, Strict
 
-# The keys a source file may give for Tributary's own auth classes (ingest's rest_auth
-# ``HmacAuth``, and ``RefreshingOAuth2`` beyond dlt's OAuth2 keys); a unit test holds them equal.
+# The keys a source file may give for Tributary's own auth classes (``HmacAuth`` in
+# ingest/kinds/rest_api/auth.py, and ``RefreshingOAuth2`` beyond dlt's OAuth2 keys); a unit
+# test holds them equal.
 HMAC_KEYS = frozenset(
     {"access_key", "secret_key", "algorithm", "access_key_header", "timestamp_header",
      "signature_header"}

@@ -12,20 +12,14 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from tributary.contracts import specfile
 from tributary.contracts.filesystem import Filesystem
 from tributary.contracts.rest_api import RestApi, duration_seconds
-from tributary.contracts.specfile import (
-    NAME_PATTERN,
-    SpecError,
-    SpecErrors,
-    Strict,
-    line_of,
-    load_model,
-)
+from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
 from tributary.contracts.sql_database import SqlDatabase
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -123,7 +117,8 @@ class SourceSpec(Strict):
 
     @model_validator(mode="after")
     def _section_matches_kind(self) -> SourceSpec:
-        sections = {"rest_api", "sql_database", "filesystem"}
+        # Each kind's section is the field of the same name: the kinds are the Literal's values.
+        sections = get_args(type(self).model_fields["kind"].annotation)
         present = {s for s in sections if getattr(self, s) is not None}
         if present != {self.kind}:
             raise ValueError(
@@ -152,9 +147,9 @@ def load_spec(path: Path) -> SourceSpec:
     if spec.name != path.stem:
         raise SpecErrors(
             [
-                SpecError(
+                specfile.SpecError(
                     path,
-                    line_of(node, ("name",)),
+                    specfile.line_of(node, ("name",)),
                     f"name {spec.name!r} differs from the file name",
                     f"rename the file to {spec.name}.yaml or set name: {path.stem}",
                 )

@@ -13,18 +13,16 @@ import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from tributary.contracts.source import SourceSpec
 from tributary.ingest.drift import schema_drift
-from tributary.ingest.files import file_error_counts
+from tributary.ingest.kinds import KINDS
+from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
 from tributary.ingest.sources import build_source
-from tributary.ingest.sql_stream import loaded_rows, streamed
 from tributary.settings import Settings
-from tributary.warehouse import connect
+from tributary.warehouse import Warehouse
 
 INGEST_GROUP = "ingest"
-LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_for)
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -47,29 +45,6 @@ class RawTableTranslator(DagsterDltTranslator):
         )
 
 
-def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
-    """A dlt pipeline per source system, its state kept beside the warehouse."""
-    # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
-    # which load brought it (the schema drift check reads it).
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    return dlt.pipeline(
-        pipeline_name=f"tributary_{spec.name}",
-        destination=dlt.destinations.duckdb(
-            DuckDbCredentials(
-                str(settings.warehouse),
-                # Measured in the ingest benchmark (docs/benchmarks.md): keeping the insertion
-                # order of raw rows, which means nothing, cost a third of peak memory; without a
-                # limit DuckDB kept a 6M-row load's written blocks in memory (peak 1,166 MiB,
-                # 897 MiB with 256 MB, as fast). Loads and merges past the limit spill to disk.
-                local_config={"preserve_insertion_order": False},
-                global_config={"memory_limit": LOAD_MEMORY_LIMIT},
-            )
-        ),
-        dataset_name=spec.dataset,
-        pipelines_dir=str(settings.dlt_pipelines_dir),
-    )
-
-
 def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
     """The multi-asset that loads every table of one source system in one dlt run."""
     pipeline = pipeline_for(spec, settings)
@@ -85,13 +60,10 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
         source = build_source(spec, environ=os.environ)
         # Parquet load files: DuckDB ingests them tens of times faster than INSERT statements.
         results = list(dlt.run(context=context, dlt_source=source, loader_file_format="parquet"))
-        failed_files = file_error_counts(pipeline) if spec.kind == "filesystem" else None
-        for result in results:
-            extra = {}
-            if failed_files is not None:
-                # Files that did not parse are in raw_<source>._file_errors; the rest loaded.
-                extra["files_failed"] = failed_files.get(result.asset_key.path[-1], 0)
-            yield with_load_metadata(result, pipeline, extra)
+        tables = [result.asset_key.path[-1] for result in results]
+        extra = KINDS[spec.kind].load_metadata(pipeline, tables)
+        for result, table in zip(results, tables, strict=True):
+            yield with_load_metadata(result, pipeline, extra.get(table, {}))
 
     return _load
 
@@ -129,7 +101,7 @@ def with_load_metadata(
     )
 
 
-def drift_checks(spec: SourceSpec, settings: Settings) -> dg.AssetChecksDefinition:
+def drift_checks(spec: SourceSpec) -> dg.AssetChecksDefinition:
     """One warning check per raw table: new columns are reported, changed types and vanished
     columns fail the check (never the load: the data still flows, a person looks)."""
     keys = [dg.AssetKey([spec.dataset, table]) for table in spec.table_names()]
@@ -142,9 +114,11 @@ def drift_checks(spec: SourceSpec, settings: Settings) -> dg.AssetChecksDefiniti
         name=f"schema_drift_{spec.name}",
         can_subset=True,
     )
-    def _check(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> Iterator[dg.AssetCheckResult]:
         selected = {k.asset_key.path[-1] for k in context.selected_asset_check_keys}
-        with connect(settings.warehouse, read_only=True) as con:
+        with warehouse.connect(read_only=True) as con:
             drift = schema_drift(con, spec.dataset, sorted(selected))
         for table, found in drift.items():
             yield dg.AssetCheckResult(
@@ -170,5 +144,10 @@ def build_ingest(
     Path(settings.dlt_pipelines_dir).mkdir(parents=True, exist_ok=True)
     return (
         [source_assets(spec, settings) for spec in specs],
-        [drift_checks(spec, settings) for spec in specs],
+        [drift_checks(spec) for spec in specs],
     )
+
+
+def source_sensors(specs: list[SourceSpec]) -> list[dg.SensorDefinition]:
+    """Every source's sensors, as its kind defines them (a file source watches its folder)."""
+    return [sensor for spec in specs for sensor in KINDS[spec.kind].sensors(spec)]

@@ -3,9 +3,8 @@
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from tributary.automation.jobs import export_sensors
 from tributary.contracts.source import load_specs
-from tributary.ingest.assets import build_ingest
+from tributary.ingest.assets import build_ingest, source_sensors
 from tributary.settings import Settings
 
 
@@ -15,6 +14,6 @@ def defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        sensors=export_sensors(specs),
+        sensors=source_sensors(specs),
         resources={"dlt": DagsterDltResource()},
     )

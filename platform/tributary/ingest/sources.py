@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import dlt
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
 
 from tributary.contracts.source import SourceSpec, resolve_env, secret_values
-from tributary.ingest.files import file_resources
-from tributary.ingest.rest import rest_source
-from tributary.ingest.sql import sql_resources
+from tributary.ingest.kinds import KINDS
 
 # A type change never silently becomes a variant column: under evolve it is allowed but
 # reported by the schema drift check; under freeze it fails the load.
@@ -33,14 +30,6 @@ def build_source(spec: SourceSpec, environ: Mapping[str, str] | None = None) -> 
     if environ is not None:
         spec = resolve_env(spec, environ)
     schema = Schema(spec.name, normalizers={"names": spec.naming})
-    if spec.kind == "rest_api":
-        source = rest_source(spec.rest_api, schema, redact)
-    else:
-        resources = (
-            sql_resources(spec.sql_database)
-            if spec.kind == "sql_database"
-            else file_resources(spec.filesystem)
-        )
-        source = dlt.source(lambda: resources, schema=schema)()
+    source = KINDS[spec.kind].build_source(spec.section, schema, redact)
     source.schema_contract = CONTRACTS[spec.contract]
     return source

@@ -19,7 +19,7 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 
 from tributary.contracts.filesystem import Filesystem, FileTable
 from tributary.contracts.load_mode import write_disposition
-from tributary.ingest.files_read import (
+from tributary.ingest.kinds.filesystem.read import (
     FILE_LINE_COLUMN,
     FILE_NAME_COLUMN,
     FileParseError,

@@ -13,7 +13,7 @@ over a range of the table's pages (``ctid`` ranges, which PostgreSQL 14+ reads w
 the rest) into a named pipe of their own, all in the one snapshot a coordinating connection
 exports (``pg_export_snapshot``) and keeps until the load ends, so a row updated while the load
 runs is read exactly once, as the snapshot has it. One DuckDB INSERT reads every pipe
-(``UNION ALL`` of ``read_csv`` scans) into the table ``sql_stream.replacing_table`` created from
+(``UNION ALL`` of ``read_csv`` scans) into the table ``stream.replacing_table`` created from
 dlt's schema, so the table, its types and its bookkeeping are those of every streamed first
 load. The table's Arrow types come from connectorx reading zero rows, exactly as the batches of
 an Arrow read would be typed, and each CSV column is parsed straight into the DuckDB type dlt
@@ -45,9 +45,9 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from tributary.ingest.sql_cursor import Cursor
-from tributary.ingest.sql_read import connectorx_empty
-from tributary.ingest.sql_stream import Target, replacing_table
+from tributary.ingest.kinds.sql_database.cursor import Cursor
+from tributary.ingest.kinds.sql_database.read import connectorx_empty
+from tributary.ingest.kinds.sql_database.stream import Target, replacing_table
 
 PIPE_BUFFER = 1 << 20  # bytes the reader collects before writing them to the pipe
 MAX_LINE = 8 << 20  # the longest row DuckDB reads; it holds buffers of twice that
@@ -120,7 +120,7 @@ def copy_full_load(
 ) -> Iterator[Any]:
     """Replace table ``name`` with every row of ``source``, copied in ``readers`` page ranges.
 
-    Yields what dlt should see instead of the rows, as ``sql_stream.stream_full_load`` does: the
+    Yields what dlt should see instead of the rows, as ``stream.stream_full_load`` does: the
     empty table, from which dlt computes the table's schema. Advances ``cursor`` as if it had
     admitted every row. Nothing is replaced when the table has no rows. Raises
     ``CopyUnreadable`` (nothing replaced, the cursor untouched) when DuckDB cannot read a value.

@@ -1,6 +1,6 @@
 """REST API sources: dlt's rest_api source, extended through its own extension points.
 
-The ``rest_api`` section (validated by ``rest_spec.RestApi``) goes to dlt as it is, except
+The ``rest_api`` section (validated by ``contracts.rest_api.RestApi``) goes to dlt as it is, except
 that Tributary's keys become objects dlt's config accepts:
 
 - one ``RestSession`` per source as ``client.session``: the pace, the retries, the pages
@@ -21,9 +21,9 @@ from dlt.sources.helpers.rest_client.detector import single_entity_path
 from dlt.sources.rest_api import rest_api_source
 
 from tributary.contracts.rest_api import Auth, Endpoint, Paginator, Resource, RestApi
-from tributary.ingest.rest_auth import build_auth
-from tributary.ingest.rest_http import RestSession
-from tributary.ingest.rest_paging import build_paginator
+from tributary.ingest.kinds.rest_api.auth import build_auth
+from tributary.ingest.kinds.rest_api.http import RestSession
+from tributary.ingest.kinds.rest_api.paging import build_paginator
 
 # Tributary's client keys: they configure the session, dlt never sees them.
 SESSION_KEYS = {"requests_per_second", "retries", "backoff", "timeout"}

@@ -4,9 +4,9 @@ Any database SQLAlchemy reaches (PostgreSQL, MySQL/MariaDB, SQLite, …). Each t
 dlt resource reading Arrow batches (connectorx where the URL allows, else SQLAlchemy + pyarrow):
 bounded memory, no per-row Python on the fast path. A table's first load, when it replaces the
 table (an incremental table's first load, a ``load: replace`` table's first load), is streamed
-into a DuckDB warehouse while it is read (``sql_stream``); on PostgreSQL a plain table's first
-load skips Arrow altogether, as CSV from COPY into DuckDB's own reader (``sql_copy``). Every other
-load goes through dlt's load files. A source file says, per table::
+into a DuckDB warehouse while it is read (``stream``); on PostgreSQL a plain table's first
+load skips Arrow altogether, as CSV from COPY into DuckDB's own reader (``postgres_copy``).
+Every other load goes through dlt's load files. A source file says, per table::
 
     sql_database:
       credentials: ${ERP_URL}
@@ -27,7 +27,7 @@ load goes through dlt's load files. A source file says, per table::
 
 A whole database is declared by ``discover`` patterns, but Dagster needs every asset when the
 definitions load, which must not connect anywhere. So the patterns are resolved by a step a person
-runs, ``tributary discover <source>`` (``sql_discover.discover``): it writes the matching tables
+runs, ``tributary discover <source>`` (``discover.discover``): it writes the matching tables
 into ``tables`` above, where they are reviewed and committed like any other change. Every run
 re-lists the database and warns about new matching tables that are not declared yet.
 """
@@ -50,10 +50,14 @@ from tributary.contracts.sql_database import (
     SqlTable,
     matching_tables,
 )
-from tributary.ingest.sql_copy import CopyUnreadable, copy_full_load, copy_plan
-from tributary.ingest.sql_cursor import Cursor
-from tributary.ingest.sql_deletes import key_columns, vanished_rows
-from tributary.ingest.sql_read import (
+from tributary.ingest.kinds.sql_database.cursor import Cursor
+from tributary.ingest.kinds.sql_database.deletes import key_columns, vanished_rows
+from tributary.ingest.kinds.sql_database.postgres_copy import (
+    CopyUnreadable,
+    copy_full_load,
+    copy_plan,
+)
+from tributary.ingest.kinds.sql_database.read import (
     Backend,
     column_hints,
     column_of,
@@ -63,7 +67,7 @@ from tributary.ingest.sql_read import (
     read_arrow,
     reflect,
 )
-from tributary.ingest.sql_stream import can_stream, stream_full_load
+from tributary.ingest.kinds.sql_database.stream import can_stream, stream_full_load
 
 
 def sql_resources(db: SqlDatabase) -> list[Any]:
@@ -107,7 +111,7 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
     The first load of an incremental merge table reads every row, so it replaces the table
     instead: the same result as merging into an empty table, without dlt's staging copy and
     key deduplication (twice the work on a big table). Later runs merge. The first load of a
-    table goes straight into a DuckDB warehouse while it is read (``sql_stream``).
+    table goes straight into a DuckDB warehouse while it is read (``stream``).
     """
     backend = pick_backend(db.backend, engine.url)
     if report_new:

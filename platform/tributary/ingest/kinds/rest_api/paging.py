@@ -23,7 +23,7 @@ from dlt.sources.helpers.rest_client.paginators import (
 )
 from requests import Request, Response
 
-from tributary.ingest.rest_http import RestSession
+from tributary.ingest.kinds.rest_api.http import RestSession
 
 
 class PageCapExceeded(RuntimeError):

@@ -5,7 +5,7 @@ extraction has finished, so on a full load reading the source and DuckDB's inser
 the other, and the rows are written and read back once more in between. On TPC-H lineitem (6M
 rows, docs/benchmarks.md) that file stage made Tributary's full load 2.5× as slow as DuckDB's own
 postgres scanner. Here the batches go straight into the warehouse table as they arrive, while
-background threads read the next ranges (``sql_read.read_arrow``).
+background threads read the next ranges (``read.read_arrow``).
 
 Only where it is safe: the first load of a table (dlt's schema has not seen data for it), when
 that load reads every row and replaces the table (an incremental merge table's first load, a
@@ -37,7 +37,8 @@ with the local state lost, reads everything again and replaces the table once mo
 loses nor doubles a row.
 
 dlt counts rows from its files, so the rows streamed past them are recorded in the load
-package's state; ``loaded_rows`` adds them to dlt's counts.
+package's state (``ingest.pipeline.STREAMED``); ``ingest.pipeline.loaded_rows`` adds them to
+dlt's counts.
 """
 
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ from dlt.common.libs.pyarrow import add_dlt_load_id_column, normalize_py_arrow_i
 from dlt.common.schema.utils import has_table_seen_data
 from dlt.dataset.utils import get_destination_clients
 
-STREAMED = "tributary_streamed"  # load package state: {table: {rows, bytes}} streamed past dlt
+from tributary.ingest.pipeline import STREAMED
+
 _BATCH_VIEW = "_tributary_batch"  # the name a batch is registered under for its INSERT
 
 
@@ -243,30 +245,3 @@ def _insert(con: Any, qualified: str, tables: Iterator[pa.Table], done: dict[str
 def _taken(items: list[Any]) -> Iterator[Any]:
     while items:
         yield items.pop()
-
-
-def streamed(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
-    """Rows and Arrow bytes per table that the pipeline's last run streamed past dlt's files."""
-    trace = pipeline.last_trace
-    normalized = trace.last_normalize_info if trace is not None else None
-    found: dict[str, dict[str, int]] = {}
-    for load_id in normalized.loads_ids if normalized is not None else []:
-        try:
-            state = pipeline.get_load_package_state(load_id)
-        except Exception:  # the package is gone (deleted after loading): nothing recorded
-            continue
-        for table, counts in state.get(STREAMED, {}).items():
-            mine = found.setdefault(table, {"rows": 0, "bytes": 0})
-            mine["rows"] += counts["rows"]
-            mine["bytes"] += counts["bytes"]
-    return found
-
-
-def loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
-    """Rows per table of the pipeline's last run: dlt's own counts plus the streamed rows."""
-    trace = pipeline.last_trace
-    normalized = trace.last_normalize_info if trace is not None else None
-    counts = dict(normalized.row_counts) if normalized is not None else {}
-    for table, done in streamed(pipeline).items():
-        counts[table] = counts.get(table, 0) + done["rows"]
-    return counts

@@ -1,0 +1,67 @@
+"""A source system's dlt pipeline, and what its last run loaded.
+
+Kind-independent: every kind loads through the same pipeline into the DuckDB warehouse. A kind
+that writes rows past dlt's load files (the SQL kind's streamed first loads) records them in the
+load package's state under ``STREAMED``; ``loaded_rows`` and ``streamed`` add them back.
+"""
+
+import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from tributary.contracts.source import SourceSpec
+from tributary.settings import Settings
+
+LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_for)
+STREAMED = "tributary_streamed"  # load package state: {table: {rows, bytes}} streamed past dlt
+
+
+def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
+    """A dlt pipeline per source system, its state kept beside the warehouse."""
+    # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
+    # which load brought it (the schema drift check reads it).
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    return dlt.pipeline(
+        pipeline_name=f"tributary_{spec.name}",
+        # dlt opens the warehouse itself, so its destination takes the path from the settings
+        # when the definitions are built, not from the `warehouse` resource.
+        destination=dlt.destinations.duckdb(
+            DuckDbCredentials(
+                str(settings.warehouse),
+                # Measured in the ingest benchmark (docs/benchmarks.md): keeping the insertion
+                # order of raw rows, which means nothing, cost a third of peak memory; without a
+                # limit DuckDB kept a 6M-row load's written blocks in memory (peak 1,166 MiB,
+                # 897 MiB with 256 MB, as fast). Loads and merges past the limit spill to disk.
+                local_config={"preserve_insertion_order": False},
+                global_config={"memory_limit": LOAD_MEMORY_LIMIT},
+            )
+        ),
+        dataset_name=spec.dataset,
+        pipelines_dir=str(settings.dlt_pipelines_dir),
+    )
+
+
+def streamed(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
+    """Rows and Arrow bytes per table that the pipeline's last run streamed past dlt's files."""
+    trace = pipeline.last_trace
+    normalized = trace.last_normalize_info if trace is not None else None
+    found: dict[str, dict[str, int]] = {}
+    for load_id in normalized.loads_ids if normalized is not None else []:
+        try:
+            state = pipeline.get_load_package_state(load_id)
+        except Exception:  # the package is gone (deleted after loading): nothing recorded
+            continue
+        for table, counts in state.get(STREAMED, {}).items():
+            mine = found.setdefault(table, {"rows": 0, "bytes": 0})
+            mine["rows"] += counts["rows"]
+            mine["bytes"] += counts["bytes"]
+    return found
+
+
+def loaded_rows(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the pipeline's last run: dlt's own counts plus the streamed rows."""
+    trace = pipeline.last_trace
+    normalized = trace.last_normalize_info if trace is not None else None
+    counts = dict(normalized.row_counts) if normalized is not None else {}
+    for table, done in streamed(pipeline).items():
+        counts[table] = counts.get(table, 0) + done["rows"]
+    return counts
