@@ -1,15 +1,19 @@
-"""Hand-written quality rules (``sources/quality/rules.yaml``): conditions over an entity's
-canonical fields, each blocking (the record is quarantined) or a warning (it is reported).
+"""Hand-written quality rules (``sources/quality/rules.yaml``).
 
-The rules the dictionary implies (required fields, ranges, patterns, codes) are declared on
-its fields; ``quality/`` compiles both kinds into one pandera schema per entity.
+``rules``: conditions over an entity's canonical fields, each blocking (the record is
+quarantined) or a warning (it is reported). ``mart_rules``: conditions over the rows of a mart
+analysts read (its own columns: formats, amounts, conversions), checked before each publish;
+a failure holds the publish. The rules the dictionary implies (required fields, ranges,
+patterns, codes) are declared on its fields; ``quality/`` compiles all of them into pandera
+schemas. No quality rule lives in code.
 """
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import duckdb
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field
 
 from tributary.contracts.dictionary import SQL_TYPES, Dictionary, Entity
 from tributary.contracts.specfile import (
@@ -22,10 +26,19 @@ from tributary.contracts.specfile import (
 )
 
 
+def _one_condition(value: str) -> str:
+    if ";" in value:
+        raise ValueError("an expression is one SQL condition, without `;`")
+    return value
+
+
+Condition = Annotated[str, AfterValidator(_one_condition)]
+
+
 class HandRule(Strict):
     name: str = Field(pattern=NAME_PATTERN, description="Names the rule in checks and quarantine.")
     entity: str = Field(description="The dictionary entity whose records it checks.")
-    expression: str = Field(
+    expression: Condition = Field(
         description="A DuckDB SQL condition over the entity's canonical fields that a valid "
         "record meets, e.g. `end_date >= start_date`. A record passes when it is true or null."
     )
@@ -34,28 +47,52 @@ class HandRule(Strict):
     )
     reason: str = Field(description="What is wrong with a record that fails, in plain words.")
 
-    @field_validator("expression")
-    @classmethod
-    def _one_expression(cls, value: str) -> str:
-        if ";" in value:
-            raise ValueError("an expression is one SQL condition, without `;`")
-        return value
+
+class MartRule(Strict):
+    name: str = Field(pattern=NAME_PATTERN, description="Names the rule in the mart's check.")
+    mart: str = Field(description="The mart (an entity's `mart` in the dictionary) it checks.")
+    expression: Condition = Field(
+        description="A DuckDB SQL condition over the mart's columns that a valid row meets, "
+        "e.g. `abs(amount_base - amount_local * fx_rate) <= 0.01`. A row passes when it is "
+        "true or null."
+    )
+    reason: str = Field(description="What is wrong with a row that fails, in plain words.")
 
 
 class RulesFile(Strict):
     rules: list[HandRule] = []
+    mart_rules: list[MartRule] = Field(
+        [], description="Blocking conditions on the marts, checked before every publish."
+    )
 
 
 def rules_path(sources_dir: Path) -> Path:
     return sources_dir / "quality" / "rules.yaml"
 
 
-def load_hand_rules(sources_dir: Path, dictionary: Dictionary) -> list[HandRule]:
-    """The hand-written rules, each naming an entity the dictionary has."""
+def load_hand_rules(sources_dir: Path, dictionary: Dictionary) -> RulesFile:
+    """The hand-written rules, each naming an entity (or an entity's mart) the dictionary has."""
     path = rules_path(sources_dir)
     if not path.exists():
-        return []
+        return RulesFile()
     model, node = load_model(path, RulesFile)
+    errors = _entity_rule_errors(path, node, model.rules, dictionary)
+    errors += _mart_rule_errors(path, node, model.mart_rules, dictionary)
+    for section, rules in (("rules", model.rules), ("mart_rules", model.mart_rules)):
+        names = [r.name for r in rules]
+        errors += [
+            SpecError(path, line_of(node, (section, i, "name")), f"rule {n!r} is declared twice")
+            for i, n in enumerate(names)
+            if n in names[:i]
+        ]
+    if errors:
+        raise SpecErrors(errors)
+    return model
+
+
+def _entity_rule_errors(
+    path: Path, node: object, rules: list[HandRule], dictionary: Dictionary
+) -> list[SpecError]:
     errors = [
         SpecError(
             path,
@@ -63,25 +100,51 @@ def load_hand_rules(sources_dir: Path, dictionary: Dictionary) -> list[HandRule]
             f"rule {rule.name!r}: no entity {rule.entity!r} in the dictionary",
             f"one of: {', '.join(dictionary.entities)}",
         )
-        for i, rule in enumerate(model.rules)
+        for i, rule in enumerate(rules)
         if rule.entity not in dictionary.entities
     ]
-    errors += [
+    return errors + [
         SpecError(path, line_of(node, ("rules", i, "expression")), f"rule {rule.name!r}: {problem}",
                   "write a SQL condition over the entity's canonical fields")
-        for i, rule in enumerate(model.rules)
+        for i, rule in enumerate(rules)
         if rule.entity in dictionary.entities
         and (problem := _expression_problem(rule, dictionary.entities[rule.entity]))
     ]  # fmt: skip
-    names = [r.name for r in model.rules]
-    errors += [
-        SpecError(path, line_of(node, ("rules", i, "name")), f"rule {n!r} is declared twice")
-        for i, n in enumerate(names)
-        if n in names[:i]
+
+
+def _mart_rule_errors(
+    path: Path, node: object, rules: list[MartRule], dictionary: Dictionary
+) -> list[SpecError]:
+    marts = sorted({e.mart for e in dictionary.entities.values() if e.mart})
+    errors = [
+        SpecError(
+            path,
+            line_of(node, ("mart_rules", i, "mart")),
+            f"rule {rule.name!r}: no entity of the dictionary has the mart {rule.mart!r}",
+            f"one of: {', '.join(marts)}",
+        )
+        for i, rule in enumerate(rules)
+        if rule.mart not in marts
     ]
-    if errors:
-        raise SpecErrors(errors)
-    return list(model.rules)
+    return errors + [
+        SpecError(
+            path,
+            line_of(node, ("mart_rules", i, "expression")),
+            f"rule {rule.name!r}: {problem}",
+            "write one SQL condition over the mart's columns",
+        )
+        for i, rule in enumerate(rules)
+        if (problem := _syntax_problem(rule.expression))
+    ]
+
+
+def _syntax_problem(expression: str) -> str | None:
+    """DuckDB's parser's complaint about an expression, if any (columns are not known yet:
+    a mart's columns come from dbt)."""
+    with duckdb.connect() as con:
+        parsed = con.execute("select json_serialize_sql(?)", [f"select ({expression})"])
+        result = json.loads(parsed.fetchone()[0])
+    return result.get("error_message") if result.get("error") else None
 
 
 def _expression_problem(rule: HandRule, entity: Entity) -> str | None:

@@ -3,8 +3,8 @@
 the conformed models leave them out. Rebuilding re-evaluates them: once the data or the rule
 is fixed they are released (``quality.quarantine_log`` keeps both events), which is the replay.
 
-The same rules run as checks: on each staging model (failing rows and their reasons, severity
-from the rules) and, blocking, on each entity's mart.
+The same rules run as checks on each staging model (failing rows and their reasons, severity
+from the rules); ``mart_rules.py`` checks the marts before a publish.
 """
 
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from tributary.contracts.dictionary import SQL_TYPES, Dictionary
+from tributary.contracts.dictionary import SQL_TYPES
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.contracts.rules import HandRule, load_hand_rules
 from tributary.quality.rules import (
@@ -25,7 +25,7 @@ from tributary.quality.rules import (
     hand_rule_columns,
 )
 from tributary.settings import Settings
-from tributary.warehouse import connect
+from tributary.warehouse import Warehouse
 
 SCHEMA = "quality"
 QUARANTINE_COLUMNS = {
@@ -187,26 +187,19 @@ def _sample(frame: pd.DataFrame, failed: pd.DataFrame, n: int = 10) -> str:
 def build_quality_assets(
     settings: Settings,
 ) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    """One quarantine asset per entity; a rules check per staging model and per mart."""
+    """One quarantine asset per entity and a rules check per staging model."""
     dictionary, mappings = load_mappings_for(settings)
-    hand = load_hand_rules(settings.sources_dir, dictionary)
+    hand = load_hand_rules(settings.sources_dir, dictionary).rules
     tables = mapped_tables(mappings, dictionary)
     assets, checks = [], []
     for entity in sorted({t.entity_name for t in tables}):
         own = [StagedRules(t, hand) for t in tables if t.entity_name == entity]
-        assets.append(_quarantine_asset(settings, entity, own))
-        checks += [_staging_check(settings, staged) for staged in own]
-    checks += [
-        _mart_check(settings, name, dictionary.entities[name].mart, dictionary)
-        for name in sorted({t.entity_name for t in tables})
-        if dictionary.entities[name].mart
-    ]
+        assets.append(_quarantine_asset(entity, own))
+        checks += [_staging_check(staged) for staged in own]
     return assets, checks
 
 
-def _quarantine_asset(
-    settings: Settings, entity: str, own: list[StagedRules]
-) -> dg.AssetsDefinition:
+def _quarantine_asset(entity: str, own: list[StagedRules]) -> dg.AssetsDefinition:
     @dg.asset(
         key=[SCHEMA, quarantine_table(entity)],
         group_name="quality",
@@ -224,8 +217,8 @@ def _quarantine_asset(
             ),
         },
     )
-    def quarantine() -> dg.MaterializeResult:
-        with connect(settings.warehouse) as con:
+    def quarantine(warehouse: Warehouse) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
             parts, failed_all = [], []
             for staged in own:
                 frame, failed = staged.evaluate(con)
@@ -245,7 +238,7 @@ def _quarantine_asset(
     return quarantine
 
 
-def _staging_check(settings: Settings, staged: StagedRules) -> dg.AssetChecksDefinition:
+def _staging_check(staged: StagedRules) -> dg.AssetChecksDefinition:
     model = staged.table.model
 
     @dg.asset_check(
@@ -255,15 +248,15 @@ def _staging_check(settings: Settings, staged: StagedRules) -> dg.AssetChecksDef
         "sources/quality/rules.yaml (pandera) on every delivered row. Rows breaking a "
         "blocking rule are quarantined (severity ERROR); warnings flow on.",
     )
-    def dictionary_rules() -> dg.AssetCheckResult:
-        with connect(settings.warehouse, read_only=True) as con:
+    def staging_dictionary_rules(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
             frame, failed = staged.evaluate(con)
-        return _result(frame, failed)
+        return rules_result(frame, failed)
 
-    return dictionary_rules
+    return staging_dictionary_rules
 
 
-def _result(frame: pd.DataFrame, failed: pd.DataFrame) -> dg.AssetCheckResult:
+def rules_result(frame: pd.DataFrame, failed: pd.DataFrame) -> dg.AssetCheckResult:
     if failed.empty:
         return dg.AssetCheckResult(passed=True, metadata={"rows_checked": len(frame)})
     blocking = (failed["severity"] == "block").any()
@@ -277,32 +270,3 @@ def _result(frame: pd.DataFrame, failed: pd.DataFrame) -> dg.AssetCheckResult:
             "sample": dg.MetadataValue.md(_sample(frame, failed)),
         },
     )
-
-
-def _mart_check(
-    settings: Settings, entity_name: str, mart: str, dictionary: Dictionary
-) -> dg.AssetChecksDefinition:
-    entity = dictionary.entities[entity_name]
-
-    @dg.asset_check(
-        asset=dg.AssetKey(["marts", mart]),
-        name="dictionary_rules",
-        blocking=True,
-        description=f"The dictionary's {entity_name} rules (required, ranges, patterns, codes) "
-        "on the mart analysts read (pandera). Quarantine keeps bad rows out upstream: a "
-        "failure here means something slipped through, and blocks the publish.",
-    )
-    def dictionary_rules() -> dg.AssetCheckResult:
-        with connect(settings.warehouse, read_only=True) as con:
-            frame = con.execute(f"select * from marts.{mart}").df()
-        schema = entity_schema(entity_name, entity, set(frame.columns), [])
-        result = _result(frame.assign(_source_id=frame[entity.keys[0]]), failures(frame, schema))
-        duplicates = int(frame.duplicated(entity.keys).sum())
-        if duplicates:
-            return dg.AssetCheckResult(
-                passed=False,
-                metadata={**result.metadata, "duplicate_keys": duplicates},
-            )
-        return result
-
-    return dictionary_rules

@@ -14,7 +14,7 @@ from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_
 from tributary.graph import AUDIT_METADATA
 from tributary.quality.quarantine import SCHEMA, quarantine_table
 from tributary.settings import Settings
-from tributary.warehouse import connect
+from tributary.warehouse import Warehouse
 
 TERMS = ["rows_in", "staged", "rows_out", "quarantined", "duplicates_merged", "unmatched"]
 
@@ -87,13 +87,11 @@ def build_reconciliation_checks(settings: Settings) -> list[dg.AssetChecksDefini
     checks = []
     for entity in sorted({t.entity_name for t in tables}):
         own = [t for t in tables if t.entity_name == entity]
-        checks.append(_check(settings, entity, own, dictionary.entities[entity].mart))
+        checks.append(_check(entity, own, dictionary.entities[entity].mart))
     return checks
 
 
-def _check(
-    settings: Settings, entity: str, own: list[MappedTable], mart: str | None
-) -> dg.AssetChecksDefinition:
+def _check(entity: str, own: list[MappedTable], mart: str | None) -> dg.AssetChecksDefinition:
     target = ["marts", mart] if mart else ["intermediate", f"int_{entity}__conformed"]
     deps = [
         dg.AssetKey(["intermediate", f"int_{entity}__conformed"]),
@@ -110,8 +108,8 @@ def _check(
         f"every source table of {entity}, each term counted in its own layer; and one mart "
         "row per conformed record. An unexplained difference blocks the publish.",
     )
-    def reconciliation() -> dg.AssetCheckResult:
-        with connect(settings.warehouse, read_only=True) as con:
+    def reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
             ledgers = [ledger(con, t) for t in own]
             layers = mart_rows(con, entity, mart) if mart else None
         table = pd.DataFrame(

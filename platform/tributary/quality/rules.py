@@ -1,6 +1,7 @@
 """Quality rules: derived from the data dictionary (required fields, values no conversion
 could read, ranges, patterns, codes) plus the hand-written ones in
-``sources/quality/rules.yaml``, compiled into one pandera schema per entity.
+``sources/quality/rules.yaml``, compiled into one pandera schema per entity (and one per mart
+for the declared mart rules).
 
 Each rule has a severity: ``block`` rows are quarantined (they never reach the conformed
 models and marts), ``warn`` rows are reported and flow on.
@@ -13,7 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from tributary.contracts.dictionary import CanonicalField, Entity
-from tributary.contracts.rules import HandRule
+from tributary.contracts.rules import HandRule, MartRule
 
 RULE_COLUMN = "rule:"  # prefix of the columns that hold a hand-written rule's result
 
@@ -149,11 +150,7 @@ def entity_schema(
             continue
         check_name = f"{entity_name}.{rule.name}"
         rules[check_name] = Rule(check_name, None, rule.severity, rule.reason)
-        schema_columns[f"{RULE_COLUMN}{rule.name}"] = pa.Column(
-            None,
-            checks=[pa.Check(lambda s: s.map(_passes), name=check_name)],
-            nullable=True,
-        )
+        schema_columns[f"{RULE_COLUMN}{rule.name}"] = _rule_column(check_name)
     return EntitySchema(
         pa.DataFrameSchema(schema_columns, strict=False, coerce=False, name=entity_name), rules
     )
@@ -161,12 +158,26 @@ def entity_schema(
 
 def hand_rule_columns(entity_name: str, hand: list[HandRule]) -> str:
     """Extra select-list items computing each hand-written rule of the entity (may be empty)."""
-    items = [
-        f'({rule.expression}) as "{RULE_COLUMN}{rule.name}"'
-        for rule in hand
-        if rule.entity == entity_name
-    ]
-    return "".join(f", {item}" for item in items)
+    return rule_columns([rule for rule in hand if rule.entity == entity_name])
+
+
+def rule_columns(rules: list[HandRule] | list[MartRule]) -> str:
+    """Extra select-list items computing each rule's condition into its own column."""
+    return "".join(f', ({rule.expression}) as "{RULE_COLUMN}{rule.name}"' for rule in rules)
+
+
+def _rule_column(check_name: str) -> pa.Column:
+    return pa.Column(
+        None, checks=[pa.Check(lambda s: s.map(_passes), name=check_name)], nullable=True
+    )
+
+
+def mart_schema(mart: str, rules: list[MartRule]) -> EntitySchema:
+    """The pandera schema of a mart's declared rules (rows carry each rule's result column);
+    every one blocks: a mart that breaks one is not published."""
+    by_name = {f"{mart}.{r.name}": Rule(f"{mart}.{r.name}", None, "block", r.reason) for r in rules}
+    columns = {f"{RULE_COLUMN}{r.name}": _rule_column(f"{mart}.{r.name}") for r in rules}
+    return EntitySchema(pa.DataFrameSchema(columns, strict=False, coerce=False, name=mart), by_name)
 
 
 def failures(frame: pd.DataFrame, schema: EntitySchema) -> pd.DataFrame:

@@ -35,9 +35,10 @@ from pydantic import TypeAdapter, ValidationError
 from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import SourceMapping
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
+from tributary.graph import table_metadata
 from tributary.quality.freshness import last_load
 from tributary.settings import Settings
-from tributary.warehouse import connect
+from tributary.warehouse import Warehouse
 
 SCHEMA = "quality"
 CURRENT_TABLE = "scorecard"
@@ -395,6 +396,23 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+SCORECARD_DESCRIPTION = (
+    "How much each source's records of each entity can be trusted, one row per "
+    "entity and source, scored after every build; every score is also appended to "
+    f"{SCHEMA}.{HISTORY_TABLE} with its time, to follow it over time. All four "
+    "measures run from 0 (worst) to 1 (best):\n\n"
+    "- **completeness**: share of filled values in the fields the source sends;\n"
+    "- **validity**: share of delivered rows that passed the blocking rules (the "
+    f"others wait in {SCHEMA}.quarantine_<entity>);\n"
+    "- **uniqueness**: distinct records / delivered rows (re-deliveries lower it);\n"
+    "- **timeliness**: 1 while the last successful load is within the source's "
+    "declared `warn_after`, falling linearly to 0 at `block_after` (24 h and 72 h "
+    "unless the source declares its own).\n\n"
+    "The materialization shows the whole table; the plots show each entity's "
+    "measures (e.g. `employee/validity`) over time."
+)
+
+
 def build_scorecard_assets(
     settings: Settings,
     available: Collection[dg.AssetKey] | None = None,
@@ -417,38 +435,18 @@ def build_scorecard_assets(
         deps=deps,
         group_name="quality",
         kinds={"duckdb"},
-        description=(
-            "How much each source's records of each entity can be trusted, one row per "
-            "entity and source, scored after every build; every score is also appended to "
-            f"{SCHEMA}.{HISTORY_TABLE} with its time, to follow it over time. All four "
-            "measures run from 0 (worst) to 1 (best):\n\n"
-            "- **completeness**: share of filled values in the fields the source sends;\n"
-            "- **validity**: share of delivered rows that passed the blocking rules (the "
-            f"others wait in {SCHEMA}.quarantine_<entity>);\n"
-            "- **uniqueness**: distinct records / delivered rows (re-deliveries lower it);\n"
-            "- **timeliness**: 1 while the last successful load is within the source's "
-            "declared `warn_after`, falling linearly to 0 at `block_after` (24 h and 72 h "
-            "unless the source declares its own).\n\n"
-            "The materialization shows the whole table; the plots show each entity's "
-            "measures (e.g. `employee/validity`) over time."
+        description=SCORECARD_DESCRIPTION,
+        metadata=table_metadata(
+            f"{settings.warehouse.stem}.{SCHEMA}.{CURRENT_TABLE}", SCORECARD_COLUMNS
         ),
-        metadata={
-            "dagster/table_name": f"{settings.warehouse.stem}.{SCHEMA}.{CURRENT_TABLE}",
-            "dagster/column_schema": dg.TableSchema(
-                columns=[
-                    dg.TableColumn(name, type=type_, description=description)
-                    for name, (type_, description) in SCORECARD_COLUMNS.items()
-                ]
-            ),
-        },
     )
-    def scorecard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def scorecard(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         now = clock()
         last_loads: dict[dg.AssetKey, datetime | None] = {}
         for pair in pairs:
             for key in pair.raw_keys:
                 last_loads[key], _ = last_load(context.instance, key)
-        with connect(settings.warehouse) as con:
+        with warehouse.connect() as con:
             rows = [score_pair(con, pair, last_loads, now) for pair in pairs]
             write_scorecard(con, rows)
         unscored = [f"{r['entity']}/{r['source']}" for r in rows if not r["staging_rows"]]
