@@ -15,17 +15,12 @@ import pandas as pd
 import pytest
 
 from tributary.definitions import build_definitions
-from tributary.quality import volume
-from tributary.quality.profiling import (
-    HISTORY_SCHEMA,
-    HISTORY_TABLE,
-    PROFILE_HISTORY_KEY,
-    build_profiling_assets,
-    build_profiling_checks,
-    volume_checks,
-)
+from tributary.quality.monitors import build_monitor_checks, volume
+from tributary.quality.monitors.history import build_history_assets
+from tributary.quality.monitors.targets import HISTORY_SCHEMA, HISTORY_TABLE, PROFILE_HISTORY_KEY
+from tributary.quality.monitors.volume_checks import volume_checks
 from tributary.settings import Settings
-from tributary.warehouse import WAREHOUSE_POOL, connect
+from tributary.warehouse import WAREHOUSE_POOL, Warehouse, connect
 
 
 def table_asset(settings: Settings, key: list[str], frame: Callable[[], pd.DataFrame]):
@@ -45,12 +40,14 @@ def table_asset(settings: Settings, key: list[str], frame: Callable[[], pd.DataF
 
 def checks_on(settings: Settings, key: dg.AssetKey) -> list[dg.AssetChecksDefinition]:
     return [
-        c for c in build_profiling_checks(settings) if any(k.asset_key == key for k in c.check_keys)
+        c for c in build_monitor_checks(settings) if any(k.asset_key == key for k in c.check_keys)
     ]
 
 
 def run(assets: list, instance: dg.DagsterInstance) -> dict[str, dg.AssetCheckEvaluation]:
-    result = dg.materialize(assets, instance=instance)
+    # the warehouse of the `settings` fixture, which points the environment at a temporary one
+    warehouse = Warehouse(path=str(Settings.from_env().warehouse))
+    result = dg.materialize(assets, instance=instance, resources={"warehouse": warehouse})
     assert result.success
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -133,7 +130,7 @@ def test_a_planted_outlier_amount_is_flagged(settings):
 def test_a_median_that_jumps_against_history_warns(settings):
     instance = dg.DagsterInstance.ephemeral()
     factor = {"value": 1.0}
-    [history] = build_profiling_assets(settings)
+    [history] = build_history_assets(settings)
     assets = [
         table_asset(settings, INVOICE.path, lambda: invoices(factor["value"])),
         history,
@@ -186,7 +183,7 @@ def raw_people(settings: Settings, state: dict) -> dg.AssetsDefinition:
 
 def volume_run(settings, instance, state, **change) -> dg.AssetCheckEvaluation:
     state.update(change)
-    check = volume_checks(settings, "raw_test", ["people"])
+    check = volume_checks("raw_test", ["people"])
     return run([raw_people(settings, state), check], instance)["volume"]
 
 

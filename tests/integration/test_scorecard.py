@@ -24,7 +24,7 @@ from tributary.quality.scorecard import (
     timeliness,
 )
 from tributary.settings import Settings
-from tributary.warehouse import connect
+from tributary.warehouse import Warehouse, connect
 
 DICTIONARY = """\
 entities:
@@ -180,7 +180,8 @@ def test_scores_history_and_timeliness(project: Settings, monkeypatch: pytest.Mo
     clock = [NOW]
     assets = build_scorecard_assets(project, clock=lambda: clock[0])
 
-    first = dg.materialize(assets, instance=instance)
+    resources = {"warehouse": Warehouse(path=str(project.warehouse))}
+    first = dg.materialize(assets, instance=instance, resources=resources)
     assert first.success
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
         current = scorecard(con)
@@ -231,7 +232,7 @@ def test_scores_history_and_timeliness(project: Settings, monkeypatch: pytest.Mo
 
     # A day later, nothing reloaded: hr's employees are past block_after; history doubles.
     clock[0] = NOW + timedelta(hours=24)
-    assert dg.materialize(assets, instance=instance).success
+    assert dg.materialize(assets, instance=instance, resources=resources).success
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
         current = scorecard(con)
         history = con.execute(
@@ -250,7 +251,7 @@ def test_the_asset_is_described_for_the_ui(project: Settings):
     spec = next(iter(asset.specs))
     assert spec.key == dg.AssetKey(["quality", "scorecard"])
     assert spec.group_name == "quality"
-    assert asset.op.pool == "warehouse"
+    assert "warehouse" in asset.op.required_resource_keys  # the root pools it by this
     assert {d.asset_key for d in spec.deps} == {
         dg.AssetKey(["intermediate", "int_employee__conformed"]),
         dg.AssetKey(["intermediate", "int_department__conformed"]),

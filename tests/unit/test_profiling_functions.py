@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from tributary.contracts.resolved import load_mappings_for
-from tributary.quality import distribution, duplicates, volume
-from tributary.quality.distribution import NumericField
-from tributary.quality.duplicates import Identity
-from tributary.quality.profiling import mask, profiling_targets
-from tributary.quality.volume import Load
+from tributary.quality.monitors import distribution, duplicates, volume
+from tributary.quality.monitors.distribution import NumericField
+from tributary.quality.monitors.duplicates import Identity
+from tributary.quality.monitors.targets import mask, profiling_targets
+from tributary.quality.monitors.volume import Load
 
 CUSTOMER = Identity(["customer_id"], ["company_name", "phone_e164"], "company_name")
 

@@ -22,7 +22,7 @@ def staged_rules(source: str, table: str) -> StagedRules:
     dictionary = load_dictionary(SOURCES)
     tables = mapped_tables(load_mappings(SOURCES, load_specs(SOURCES), dictionary), dictionary)
     [t] = [t for t in tables if (t.source.name, t.table) == (source, table)]
-    return StagedRules(t, load_hand_rules(SOURCES, dictionary))
+    return StagedRules(t, load_hand_rules(SOURCES, dictionary).rules)
 
 
 def employee(staff_id: str, **changes) -> dict:
