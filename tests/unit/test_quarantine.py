@@ -3,6 +3,7 @@
 
 from datetime import UTC, datetime
 
+import duckdb
 import pandas as pd
 import pytest
 from sql_harness import SOURCES, Warehouse
@@ -14,6 +15,7 @@ from tributary.contracts.rules import load_hand_rules
 from tributary.contracts.source import load_specs
 from tributary.contracts.specfile import SpecErrors
 from tributary.quality.quarantine import StagedRules, quarantine_rows, write_quarantine
+from tributary.quality.rules import failures, mart_schema, rule_columns
 
 DAY1, DAY2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
 
@@ -142,3 +144,41 @@ def test_a_bad_hand_written_rule_names_its_line(tmp_path):
         load_hand_rules(folder, load_dictionary(SOURCES))
     [error] = exc.value.errors
     assert error.line == 4 and "hire_dat" in error.message
+
+
+def test_mart_rules_name_their_line_when_the_mart_or_the_condition_is_wrong(tmp_path):
+    folder = tmp_path / "sources"
+    (folder / "quality").mkdir(parents=True)
+    (folder / "quality" / "rules.yaml").write_text(
+        "mart_rules:\n"
+        "  - name: a\n    mart: fct_order\n    expression: n_lines >= 1\n    reason: x\n"
+        "  - name: b\n    mart: fct_orders\n    expression: n_lines >=\n    reason: x\n"
+    )
+    with pytest.raises(SpecErrors) as exc:
+        load_hand_rules(folder, load_dictionary(SOURCES))
+    unknown, syntax = exc.value.errors
+    assert unknown.line == 3 and "fct_order'" in unknown.message and "fct_orders" in unknown.fix
+    assert syntax.line == 8 and "syntax error" in syntax.message
+
+
+def test_a_declared_mart_rule_flags_the_rows_that_break_it():
+    """The demo's order formats are declared in sources/quality/rules.yaml, not in code."""
+    rules = load_hand_rules(SOURCES, load_dictionary(SOURCES)).mart_rules
+    own = [r for r in rules if r.mart == "fct_orders"]
+    assert {"order_no_format", "amount_base_is_converted_local_amount"} <= {r.name for r in own}
+    with duckdb.connect() as con:
+        con.execute(
+            "create table fct_orders as select * from (values "
+            "('SO-2024-1', 'C1', 'E00001', 'CNY', 10.0, 1.0, 10.0, 1), "
+            "('SO-24-2', 'C2', 'E00002', 'CNY', 10.0, 0.5, 9.0, 1)) "
+            "as t(order_no, customer_id, employee_id, currency, amount_local, fx_rate, "
+            "amount_base, n_lines)"
+        )
+        frame = con.execute(f"select *{rule_columns(own)} from fct_orders").df()
+    found = failures(frame, mart_schema("fct_orders", own))
+    assert set(found["index"]) == {1}
+    assert set(found["rule"]) == {
+        "fct_orders.order_no_format",
+        "fct_orders.amount_base_is_converted_local_amount",
+    }
+    assert set(found["severity"]) == {"block"}

@@ -9,6 +9,7 @@ schemas. No quality rule lives in code.
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -76,8 +77,18 @@ def load_hand_rules(sources_dir: Path, dictionary: Dictionary) -> RulesFile:
     if not path.exists():
         return RulesFile()
     model, node = load_model(path, RulesFile)
-    errors = _entity_rule_errors(path, node, model.rules, dictionary)
-    errors += _mart_rule_errors(path, node, model.mart_rules, dictionary)
+    entities = dictionary.entities
+    marts = sorted({e.mart for e in entities.values() if e.mart})
+    errors = _rule_errors(
+        (path, node, "rules"), model.rules, "entity", list(entities), "no entity in the dictionary",
+        lambda rule: _expression_problem(rule, entities[rule.entity]),
+        "write a SQL condition over the entity's canonical fields",
+    )  # fmt: skip
+    errors += _rule_errors(
+        (path, node, "mart_rules"), model.mart_rules, "mart", marts,
+        "no entity of the dictionary has the mart", lambda rule: _syntax_problem(rule.expression),
+        "write one SQL condition over the mart's columns",
+    )  # fmt: skip
     for section, rules in (("rules", model.rules), ("mart_rules", model.mart_rules)):
         names = [r.name for r in rules]
         errors += [
@@ -90,52 +101,29 @@ def load_hand_rules(sources_dir: Path, dictionary: Dictionary) -> RulesFile:
     return model
 
 
-def _entity_rule_errors(
-    path: Path, node: object, rules: list[HandRule], dictionary: Dictionary
+def _rule_errors(
+    where: tuple[Path, object, str],
+    rules: list[HandRule] | list[MartRule],
+    key: str,
+    known: list[str],
+    unknown: str,
+    problem: Callable[[HandRule | MartRule], str | None],
+    fix: str,
 ) -> list[SpecError]:
-    errors = [
-        SpecError(
-            path,
-            line_of(node, ("rules", i, "entity")),
-            f"rule {rule.name!r}: no entity {rule.entity!r} in the dictionary",
-            f"one of: {', '.join(dictionary.entities)}",
-        )
-        for i, rule in enumerate(rules)
-        if rule.entity not in dictionary.entities
-    ]
-    return errors + [
-        SpecError(path, line_of(node, ("rules", i, "expression")), f"rule {rule.name!r}: {problem}",
-                  "write a SQL condition over the entity's canonical fields")
-        for i, rule in enumerate(rules)
-        if rule.entity in dictionary.entities
-        and (problem := _expression_problem(rule, dictionary.entities[rule.entity]))
-    ]  # fmt: skip
-
-
-def _mart_rule_errors(
-    path: Path, node: object, rules: list[MartRule], dictionary: Dictionary
-) -> list[SpecError]:
-    marts = sorted({e.mart for e in dictionary.entities.values() if e.mart})
-    errors = [
-        SpecError(
-            path,
-            line_of(node, ("mart_rules", i, "mart")),
-            f"rule {rule.name!r}: no entity of the dictionary has the mart {rule.mart!r}",
-            f"one of: {', '.join(marts)}",
-        )
-        for i, rule in enumerate(rules)
-        if rule.mart not in marts
-    ]
-    return errors + [
-        SpecError(
-            path,
-            line_of(node, ("mart_rules", i, "expression")),
-            f"rule {rule.name!r}: {problem}",
-            "write one SQL condition over the mart's columns",
-        )
-        for i, rule in enumerate(rules)
-        if (problem := _syntax_problem(rule.expression))
-    ]
+    """Each rule that names what the dictionary lacks (``key``), or whose condition DuckDB
+    refuses, as a file:line error."""
+    path, node, section = where
+    errors = []
+    for i, rule in enumerate(rules):
+        target = getattr(rule, key)
+        if target not in known:
+            line = line_of(node, (section, i, key))
+            message = f"rule {rule.name!r}: {unknown}: {target!r}"
+            errors.append(SpecError(path, line, message, f"one of: {', '.join(known)}"))
+        elif found := problem(rule):
+            line = line_of(node, (section, i, "expression"))
+            errors.append(SpecError(path, line, f"rule {rule.name!r}: {found}", fix))
+    return errors
 
 
 def _syntax_problem(expression: str) -> str | None:

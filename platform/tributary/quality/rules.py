@@ -8,6 +8,7 @@ models and marts), ``warn`` rows are reported and flow on.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -59,40 +60,49 @@ def field_rules(
                 ),
             )
         )
-        if field.min is not None:
-            low = _bound(field, field.min)
-            out.append(
-                (
-                    rule("min", f"{name} {{value}} is below the minimum {field.min}"),
-                    pa.Check(lambda s, b=low: s >= b, name=f"{prefix}.min"),
-                )
+        out += _value_checks(rule, name, field, prefix)
+    return out
+
+
+def _value_checks(
+    rule: Callable[[str, str], Rule], name: str, field: CanonicalField, prefix: str
+) -> list[tuple[Rule, pa.Check]]:
+    """The min, max, pattern and codes rules of one field, as pandera checks."""
+    out: list[tuple[Rule, pa.Check]] = []
+    if field.min is not None:
+        low = _bound(field, field.min)
+        out.append(
+            (
+                rule("min", f"{name} {{value}} is below the minimum {field.min}"),
+                pa.Check(lambda s, b=low: s >= b, name=f"{prefix}.min"),
             )
-        if field.max is not None:
-            high = _bound(field, field.max)
-            out.append(
-                (
-                    rule("max", f"{name} {{value}} is above the maximum {field.max}"),
-                    pa.Check(lambda s, b=high: s <= b, name=f"{prefix}.max"),
-                )
+        )
+    if field.max is not None:
+        high = _bound(field, field.max)
+        out.append(
+            (
+                rule("max", f"{name} {{value}} is above the maximum {field.max}"),
+                pa.Check(lambda s, b=high: s <= b, name=f"{prefix}.max"),
             )
-        if field.pattern:
-            out.append(
-                (
-                    rule("pattern", f"{name} {{value}} does not look like {field.pattern}"),
-                    pa.Check(
-                        lambda s, p=field.pattern: s.astype(str).str.fullmatch(p),
-                        name=f"{prefix}.pattern",
-                    ),
-                )
+        )
+    if field.pattern:
+        out.append(
+            (
+                rule("pattern", f"{name} {{value}} does not look like {field.pattern}"),
+                pa.Check(
+                    lambda s, p=field.pattern: s.astype(str).str.fullmatch(p),
+                    name=f"{prefix}.pattern",
+                ),
             )
-        if field.type == "code":
-            codes = field.canonical_codes()
-            out.append(
-                (
-                    rule("codes", f"{name} {{value}} is not one of {', '.join(codes)}"),
-                    pa.Check(lambda s, c=tuple(codes): s.isin(c), name=f"{prefix}.codes"),
-                )
+        )
+    if field.type == "code":
+        codes = field.canonical_codes()
+        out.append(
+            (
+                rule("codes", f"{name} {{value}} is not one of {', '.join(codes)}"),
+                pa.Check(lambda s, c=tuple(codes): s.isin(c), name=f"{prefix}.codes"),
             )
+        )
     return out
 
 

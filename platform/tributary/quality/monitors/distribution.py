@@ -167,40 +167,9 @@ def shifts(
     return pd.DataFrame(rows, columns=columns)
 
 
-def outlying_rows(
-    con: duckdb.DuckDBPyConnection,
-    relation: str,
-    keys: Sequence[str],
-    fields: Sequence[NumericField],
-    threshold: float = OUTLIER_Z,
-    min_rows: int = MIN_ROWS_FOR_OUTLIERS,
-) -> pd.DataFrame:
-    """Rows whose value lies beyond ``threshold`` robust z-scores of its field (and segment).
-
-    The spread is measured on the value's own side of the median ("double MAD"): amounts are
-    skewed, their upper half spread far wider than the lower, and one MAD for both sides
-    flags the ordinary dear half as outlying (3% of the demo's order lines, expensive products
-    mostly) while the double MAD flags only planted errors (unit prices 20–760× the list
-    price). Where more than half of a side equals the median its MAD is 0 and says nothing;
-    that side's mean absolute deviation (× 1.2533) stands in, as in Iglewicz and Hoaglin's
-    modified z-score. A side whose values all equal the median has no outliers.
-    Columns: the keys, field, segment, value, median, z; most outlying first.
-    """
-    key_list = ", ".join(ident(k) for k in keys)
-    parts = [
-        f"""
-        select {key_list}, {_sql_text(f.column)} as field, {_segment_sql(f)} as segment,
-            cast({ident(f.column)} as double) as value
-        from {relation}
-        where {ident(f.column)} is not null
-        """
-        for f in fields
-    ]
-    if not parts:
-        return pd.DataFrame(columns=[*keys, "field", "segment", "value", "median", "z"])
-    sql = f"""
-    with
-    observed as ({" union all ".join(parts)}),
+# Scores every observed value (field, segment, value) against its side's spread; see
+# ``outlying_rows``. $threshold and $min_rows are bound when it runs.
+_OUTLIER_SCORING = f"""
     centre as (
         select field, segment, median(value) as median, count(*) as n
         from observed
@@ -236,6 +205,41 @@ def outlying_rows(
     where z > $threshold
     order by z desc, field, segment
     """
+
+
+def outlying_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    keys: Sequence[str],
+    fields: Sequence[NumericField],
+    threshold: float = OUTLIER_Z,
+    min_rows: int = MIN_ROWS_FOR_OUTLIERS,
+) -> pd.DataFrame:
+    """Rows whose value lies beyond ``threshold`` robust z-scores of its field (and segment).
+
+    The spread is measured on the value's own side of the median ("double MAD"): amounts are
+    skewed, their upper half spread far wider than the lower, and one MAD for both sides
+    flags the ordinary dear half as outlying (3% of the demo's order lines, expensive products
+    mostly) while the double MAD flags only planted errors (unit prices 20–760× the list
+    price). Where more than half of a side equals the median its MAD is 0 and says nothing;
+    that side's mean absolute deviation (× 1.2533) stands in, as in Iglewicz and Hoaglin's
+    modified z-score. A side whose values all equal the median has no outliers.
+    Columns: the keys, field, segment, value, median, z; most outlying first.
+    """
+    key_list = ", ".join(ident(k) for k in keys)
+    parts = [
+        f"""
+        select {key_list}, {_sql_text(f.column)} as field, {_segment_sql(f)} as segment,
+            cast({ident(f.column)} as double) as value
+        from {relation}
+        where {ident(f.column)} is not null
+        """
+        for f in fields
+    ]
+    if not parts:
+        return pd.DataFrame(columns=[*keys, "field", "segment", "value", "median", "z"])
+    observed = " union all ".join(parts)
+    sql = f"with observed as ({observed}),{_OUTLIER_SCORING}"
     return con.execute(sql, {"threshold": threshold, "min_rows": min_rows}).df()
 
 
