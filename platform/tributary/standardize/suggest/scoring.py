@@ -48,7 +48,7 @@ from tributary.contracts.mapping import (
 )
 from tributary.contracts.source import SourceSpec, load_specs
 from tributary.contracts.specfile import SpecError, SpecErrors, load_model
-from tributary.standardize.mapping_edit import (
+from tributary.standardize.suggest.mapping_edit import (
     Entry,
     TableAddition,
     flow,
