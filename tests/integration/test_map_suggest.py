@@ -27,7 +27,7 @@ from tributary.contracts.source import load_specs
 from tributary.demo import environment
 from tributary.ingest.assets import build_ingest
 from tributary.settings import PROJECT_ROOT, Settings
-from tributary.standardize.dbt_codegen.project import staging_sql
+from tributary.standardize.dbt_codegen.staging import staging_sql
 from tributary.standardize.suggest.scoring import normalize_name, suggest_source
 
 SOURCES = ["hr", "crm", "erp", "finance"]

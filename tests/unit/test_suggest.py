@@ -10,7 +10,12 @@ import yaml
 from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import Mapping, TableMapping, check_mapping
 from tributary.contracts.source import SourceSpec
-from tributary.standardize.suggest.mapping_edit import Entry, TableAddition, new_file, with_additions
+from tributary.standardize.suggest.mapping_edit import (
+    Entry,
+    TableAddition,
+    new_file,
+    with_additions,
+)
 from tributary.standardize.suggest.scoring import (
     SourceSuggestions,
     SuggestError,
