@@ -45,7 +45,7 @@ def validate(settings: Settings) -> int:
 def generate(settings: Settings, check: bool) -> int:
     """Write the dbt models and docs the dictionary and mappings imply, or with --check fail
     when the committed ones are stale."""
-    from tributary.standardize.generate import project_files, stale_files
+    from tributary.standardize.dbt_codegen.project import project_files, stale_files
 
     try:
         files = project_files(settings)
@@ -111,13 +111,9 @@ def map_suggest(
     settings: Settings, source: str, table: str | None, min_confidence: float, accept: bool
 ) -> int:
     """Propose mappings for a source's unmapped raw columns; with --accept, write them."""
-    from tributary.standardize.suggest import (
-        SuggestError,
-        accepted,
-        report_lines,
-        suggest_source,
-        write_mapping,
-    )
+    from tributary.standardize.suggest.accept import accepted, write_mapping
+    from tributary.standardize.suggest.report import report_lines
+    from tributary.standardize.suggest.source import SuggestError, suggest_source
 
     try:
         result = suggest_source(settings.sources_dir, settings.warehouse, source, table)

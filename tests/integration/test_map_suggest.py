@@ -27,8 +27,9 @@ from tributary.contracts.source import load_specs
 from tributary.demo import environment
 from tributary.ingest.assets import build_ingest
 from tributary.settings import PROJECT_ROOT, Settings
-from tributary.standardize.generate import staging_sql
-from tributary.standardize.suggest import normalize_name, suggest_source
+from tributary.standardize.dbt_codegen.staging import staging_sql
+from tributary.standardize.suggest.names import normalize_name
+from tributary.standardize.suggest.source import suggest_source
 
 SOURCES = ["hr", "crm", "erp", "finance"]
 MIN_CONFIDENCE = 0.5  # what `--accept` writes by default: a hit must reach it

@@ -16,7 +16,7 @@ from tributary.contracts.resolved import quote
 from tributary.contracts.source import load_specs
 from tributary.quality.quarantine import quarantine_rows, write_quarantine
 from tributary.settings import PROJECT_ROOT
-from tributary.standardize.generate import generated_files
+from tributary.standardize.dbt_codegen.project import generated_files
 
 SOURCES = PROJECT_ROOT / "sources"
 EMPTY = pd.DataFrame([], columns=["index", "rule", "severity", "reason"])

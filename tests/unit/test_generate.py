@@ -8,7 +8,7 @@ import pytest
 from sql_harness import DBT, Warehouse, demo_files, employees_warehouse
 
 from tributary.contracts.resolved import quote
-from tributary.standardize.generate import is_generated, stale_files
+from tributary.standardize.dbt_codegen.project import is_generated, stale_files
 
 
 def test_staging_renames_casts_and_converts():

@@ -10,21 +10,18 @@ import yaml
 from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import Mapping, TableMapping, check_mapping
 from tributary.contracts.source import SourceSpec
-from tributary.standardize.mapping_edit import Entry, TableAddition, new_file, with_additions
-from tributary.standardize.suggest import (
-    SourceSuggestions,
-    SuggestError,
-    Suggestion,
-    accepted,
-    assign,
-    detect_date_formats,
-    name_evidence,
-    normalize_name,
-    profile_values,
-    report_lines,
-    suggest_table,
-    write_mapping,
+from tributary.standardize.suggest.accept import accepted, write_mapping
+from tributary.standardize.suggest.mapping_edit import (
+    Entry,
+    TableAddition,
+    new_file,
+    with_additions,
 )
+from tributary.standardize.suggest.names import name_evidence, normalize_name
+from tributary.standardize.suggest.profiles import detect_date_formats, profile_values
+from tributary.standardize.suggest.report import report_lines
+from tributary.standardize.suggest.scoring import Suggestion, assign, suggest_table
+from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
 
 # A slice of the data dictionary, kept here so these tests do not move when it is edited.
 DICTIONARY = Dictionary.model_validate(

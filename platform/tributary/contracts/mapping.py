@@ -121,7 +121,7 @@ _OPTIONS_FOR: dict[str, set[str]] = {
 }
 
 
-def _field_problems(name: str, fmap: FieldMap, canonical: CanonicalField) -> list[str]:
+def _field_problems(fmap: FieldMap, canonical: CanonicalField) -> list[str]:
     problems = [
         f"`{option}` does not apply to a {canonical.type} field "
         f"(it is for {', '.join(sorted(types))})"
@@ -140,61 +140,64 @@ def _field_problems(name: str, fmap: FieldMap, canonical: CanonicalField) -> lis
     return problems
 
 
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(choices)}"
+
+
+Mistake = tuple[tuple, str, str]  # where in the file (a path of keys), what, how to fix it
+
+
+def _table_mistakes(loc: tuple, tmap: TableMapping, entity: Entity) -> list[Mistake]:
+    """One table's fields against its entity: unknown or twice-fed fields, misplaced
+    options, and a key the records cannot be identified without."""
+    mistakes: list[Mistake] = []
+    targets: dict[str, str] = {}
+    for source_field, fmap in tmap.field_maps().items():
+        floc = (*loc, "fields", source_field)
+        canonical = entity.fields.get(fmap.to)
+        if canonical is None:
+            fix = _did_you_mean(fmap.to, list(entity.fields)) + " (or add it to the dictionary)"
+            mistakes.append((floc, f"{tmap.entity} has no field {fmap.to!r}", fix))
+            continue
+        if fmap.to in targets:
+            mistakes.append(
+                (floc, f"{fmap.to!r} is already fed by {targets[fmap.to]!r}", "map it once")
+            )
+        targets[fmap.to] = source_field
+        mistakes += [
+            (floc, f"{source_field}: {problem}", "") for problem in _field_problems(fmap, canonical)
+        ]
+    missing = [k for k in entity.keys if k not in targets]
+    if missing and (len(entity.keys) > 1 or entity.match == ["key"]):
+        message = f"the key field(s) {', '.join(missing)} of {tmap.entity} are not mapped"
+        fix = "map the source field that identifies the record to it"
+        mistakes.append(((*loc, "fields"), message, fix))
+    if tmap.id is None and len(entity.keys) == 1 and missing:
+        message = "no `id`: the record's own id cannot default to the unmapped key"
+        mistakes.append((loc, message, "set `id: <source field>`"))
+    return mistakes
+
+
 def check_mapping(
     path: Path, node: yaml.Node, mapping: Mapping, spec: SourceSpec, dictionary: Dictionary
 ) -> list[SpecError]:
     """Mistakes only visible next to the source file and the dictionary, each with its line."""
-    errors: list[SpecError] = []
-
-    def error(loc: tuple, message: str, fix: str = "") -> None:
-        errors.append(SpecError(path, line_of(node, loc), message, fix))
-
-    def did_you_mean(word: str, choices: list[str]) -> str:
-        close = difflib.get_close_matches(word, choices, n=1)
-        return f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(choices)}"
-
+    mistakes: list[Mistake] = []
     tables = spec.table_names()
     for table, tmap in mapping.tables.items():
         loc = ("tables", table)
-        if table not in tables:
-            error(loc, f"{spec.name} has no table {table!r}", did_you_mean(table, tables))
-            continue
         entity: Entity | None = dictionary.entities.get(tmap.entity)
-        if entity is None:
-            error(
-                (*loc, "entity"),
-                f"no entity {tmap.entity!r} in the dictionary",
-                did_you_mean(tmap.entity, list(dictionary.entities)),
+        if table not in tables:
+            mistakes.append(
+                (loc, f"{spec.name} has no table {table!r}", _did_you_mean(table, tables))
             )
-            continue
-        fmaps = tmap.field_maps()
-        targets: dict[str, str] = {}
-        for source_field, fmap in fmaps.items():
-            floc = (*loc, "fields", source_field)
-            canonical = entity.fields.get(fmap.to)
-            if canonical is None:
-                error(
-                    floc,
-                    f"{tmap.entity} has no field {fmap.to!r}",
-                    did_you_mean(fmap.to, list(entity.fields)) + " (or add it to the dictionary)",
-                )
-                continue
-            if fmap.to in targets:
-                error(floc, f"{fmap.to!r} is already fed by {targets[fmap.to]!r}", "map it once")
-            targets[fmap.to] = source_field
-            for problem in _field_problems(source_field, fmap, canonical):
-                error(floc, f"{source_field}: {problem}")
-        missing = [k for k in entity.keys if k not in targets]
-        if missing and (len(entity.keys) > 1 or entity.match == ["key"]):
-            error(
-                (*loc, "fields"),
-                f"the key field(s) {', '.join(missing)} of {tmap.entity} are not mapped",
-                "map the source field that identifies the record to it",
-            )
-        if tmap.id is None and len(entity.keys) == 1 and missing:
-            error(loc, "no `id`: the record's own id cannot default to the unmapped key",
-                  "set `id: <source field>`")  # fmt: skip
-    return errors
+        elif entity is None:
+            fix = _did_you_mean(tmap.entity, list(dictionary.entities))
+            mistakes.append(((*loc, "entity"), f"no entity {tmap.entity!r} in the dictionary", fix))
+        else:
+            mistakes += _table_mistakes(loc, tmap, entity)
+    return [SpecError(path, line_of(node, loc), message, fix) for loc, message, fix in mistakes]
 
 
 def load_mappings(

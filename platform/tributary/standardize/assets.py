@@ -64,6 +64,26 @@ def dbt_vars(settings: Settings) -> str:
 STAGING_SELECTION = "fqn:staging source:*"
 
 
+def dbt_step(
+    settings: Settings,
+    project: DbtProject,
+    translator: DagsterDbtTranslator,
+    name: str,
+    description: str,
+    **selection: str,
+) -> dg.AssetsDefinition:
+    """One `dbt build` step over a selection of the project (`select=` or `exclude=`), with
+    Tributary's vars."""
+
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
+
+    build.__doc__ = description  # the step's description in the Dagster UI
+    return dbt_assets(
+        manifest=project.manifest_path, dagster_dbt_translator=translator, name=name, **selection
+    )(build)
+
+
 def build_dbt_assets(settings: Settings) -> tuple[list[dg.AssetsDefinition], DbtCliResource]:
     """Two dbt steps around the quarantine: staging, then conformed models and marts."""
     project = dbt_project(settings)
@@ -71,28 +91,13 @@ def build_dbt_assets(settings: Settings) -> tuple[list[dg.AssetsDefinition], Dbt
     translator = LayerTranslator(
         settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True)
     )
-
-    @dbt_assets(
-        manifest=project.manifest_path,
-        dagster_dbt_translator=translator,
-        select=STAGING_SELECTION,
-        name="dbt_staging",
-    )
-    def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        """Rename, cast and convert every source table into the dictionary's names and units."""
-        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
-
-    @dbt_assets(
-        manifest=project.manifest_path,
-        dagster_dbt_translator=translator,
-        exclude=STAGING_SELECTION,
-        name="dbt_models",
-    )
-    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        """Conform every entity across systems and build the marts analysts read."""
-        yield from dbt.cli(["build", "--vars", dbt_vars(settings)], context=context).stream()
-
+    staging = "Rename, cast and convert every source table into the dictionary's names and units."
+    models = "Conform every entity across systems and build the marts analysts read."
+    steps = [
+        dbt_step(settings, project, translator, "dbt_staging", staging, select=STAGING_SELECTION),
+        dbt_step(settings, project, translator, "dbt_models", models, exclude=STAGING_SELECTION),
+    ]
     # The dbt installed beside this Python, whether or not the virtualenv is activated.
     dbt_executable = str(Path(sys.executable).with_name("dbt"))
     resource = DbtCliResource(project_dir=project, dbt_executable=dbt_executable)
-    return [dbt_staging, dbt_models], resource
+    return steps, resource
