@@ -21,7 +21,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 import tributary.ingest.sql as sql_module
 import tributary.ingest.sql_copy as sql_copy
 import tributary.ingest.sql_stream as sql_stream
-from demo_enterprise import generate, write_erp
+from demo_enterprise import simulate as generate
+from demo_enterprise import write_erp
 from tributary.contracts.source import SourceSpec, load_spec
 from tributary.ingest.assets import pipeline_for
 from tributary.ingest.sources import build_source
