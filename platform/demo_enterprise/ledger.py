@@ -9,7 +9,14 @@ from decimal import Decimal
 
 from demo_enterprise.clock import FX_START
 from demo_enterprise.draws import Record
-from demo_enterprise.finance import FX_HEADER, chinese_date, file_name, money
+from demo_enterprise.finance import (
+    FX_HEADER,
+    INVOICE_HEADER,
+    PAYMENT_HEADER,
+    chinese_date,
+    file_name,
+    money,
+)
 from demo_enterprise.sales import Order
 
 
@@ -24,32 +31,32 @@ class Invoice:
         return f"INV-{self.n:06d}"
 
     def row(self) -> Record:
-        return {
-            "发票号": self.id,
-            "订单号": self.order.order_no,
-            "客户编号": self.order.customer.id,
-            "金额(USD)": money(self.order.amount_usd),
-            "日期": chinese_date(self.invoice_date),
-        }
+        """The invoice as the export spells it."""
+        order = self.order
+        values = (self.id, order.order_no, order.customer.id, money(self.amount_usd))
+        return dict(zip(INVOICE_HEADER, (*values, chinese_date(self.invoice_date)), strict=True))
+
+    @property
+    def amount_usd(self) -> Decimal:
+        """An invoice bills its whole order."""
+        return self.order.amount_usd
 
 
 @dataclass(slots=True)
 class Payment:
+    """The whole invoice, paid at once."""
+
     n: int
     invoice: Invoice
     payment_date: date
 
+    def row(self) -> Record:
+        paid = (money(self.invoice.amount_usd), chinese_date(self.payment_date))
+        return dict(zip(PAYMENT_HEADER, (self.id, self.invoice.id, *paid), strict=True))
+
     @property
     def id(self) -> str:
         return f"PAY-{self.n:06d}"
-
-    def row(self) -> Record:
-        return {
-            "付款单号": self.id,
-            "发票号": self.invoice.id,
-            "金额(USD)": money(self.invoice.order.amount_usd),
-            "付款日期": chinese_date(self.payment_date),
-        }
 
 
 class Ledger:
@@ -114,7 +121,7 @@ class Ledger:
                 "order_no": i.order.order_no,
                 "customer_id": i.order.customer.id,
                 "invoice_date": i.invoice_date,
-                "amount_usd": i.order.amount_usd,
+                "amount_usd": i.amount_usd,
             }
             for i in self.invoices
         ]
@@ -124,7 +131,7 @@ class Ledger:
             {
                 "payment_id": p.id,
                 "invoice_id": p.invoice.id,
-                "amount_usd": p.invoice.order.amount_usd,
+                "amount_usd": p.invoice.amount_usd,
                 "payment_date": p.payment_date,
             }
             for p in self.payments

@@ -37,6 +37,30 @@ class Product:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """When an order is cancelled, or shipped and then delivered, decided when it is placed."""
+
+    cancelled: date | None
+    shipped: date | None
+    delivered: date | None
+
+    def status_at(self, day: date) -> str:
+        if self.cancelled is not None:
+            return "cancelled" if day >= self.cancelled else "pending"
+        if self.delivered is not None and day >= self.delivered:
+            return "delivered"
+        if self.shipped is not None and day >= self.shipped:
+            return "shipped"
+        return "pending"
+
+    def changes_after(self, day: date) -> list[date]:
+        """The later dates on which the order's status moves."""
+        return [
+            d for d in (self.cancelled, self.shipped, self.delivered) if d is not None and d > day
+        ]
+
+
 @dataclass(slots=True)
 class Order:
     order_id: int
@@ -46,16 +70,14 @@ class Order:
     created_at: datetime
     lines: list[tuple[int, int, Decimal]]  # (product_id, quantity, unit price), in line order
     anomaly: str | None
-    cancel_date: date | None
-    ship_date: date | None
-    deliver_date: date | None
+    schedule: Schedule
     pay_lag: int | None  # days from invoice to payment; None: never paid
     reexport_lag: int | None  # days until the invoice is exported again; None: never
     status_style: str
     amount_cny: Decimal
     fx_rate: Decimal
     updated_at: datetime
-    status: str = "pending"  # set from status_at() as soon as the order exists
+    status: str = "pending"  # set from schedule.status_at() as soon as the order exists
 
     @property
     def order_no(self) -> str:
@@ -64,15 +86,6 @@ class Order:
     @property
     def amount_usd(self) -> Decimal:
         return round_half_up(self.amount_cny * self.fx_rate)
-
-    def status_at(self, day: date) -> str:
-        if self.cancel_date is not None:
-            return "cancelled" if day >= self.cancel_date else "pending"
-        if self.deliver_date is not None and day >= self.deliver_date:
-            return "delivered"
-        if self.ship_date is not None and day >= self.ship_date:
-            return "shipped"
-        return "pending"
 
 
 def _product(rng: random.Random, product_id: int) -> Product:
@@ -121,15 +134,14 @@ def _plant_anomaly(
     return anomaly
 
 
-def _life(rng: random.Random, day: date) -> tuple[date | None, date | None, date | None]:
-    """(cancelled, shipped, delivered) dates: 5% are cancelled, 10% of shipments never get
-    a delivery confirmation."""
+def _schedule(rng: random.Random, day: date) -> Schedule:
+    """5% of orders are cancelled; 10% of shipments never get a delivery confirmation."""
     if rng.random() < 0.05:
-        return day + timedelta(days=rng.randint(0, 3)), None, None
-    ship_date = day + timedelta(days=pick(rng, _SHIP_LAGS))
+        return Schedule(day + timedelta(days=rng.randint(0, 3)), None, None)
+    shipped = day + timedelta(days=pick(rng, _SHIP_LAGS))
     if rng.random() < 0.9:
-        return None, ship_date, ship_date + timedelta(days=rng.randint(1, 14))
-    return None, ship_date, None
+        return Schedule(None, shipped, shipped + timedelta(days=rng.randint(1, 14)))
+    return Schedule(None, shipped, None)
 
 
 class Sales:
@@ -161,7 +173,7 @@ class Sales:
         least one order comes.
         """
         for order in self._transitions.pop(day, []):
-            order.status = order.status_at(day)
+            order.status = order.schedule.status_at(day)
             if live:
                 order.updated_at = stamp(rng, day)
         count = poisson(rng, mean)
@@ -178,7 +190,7 @@ class Sales:
         products = rng.sample(self.products, min(len(self.products), pick(rng, _LINES)))
         lines = _lines(rng, products)
         anomaly = _plant_anomaly(rng, lines, products)
-        cancel_date, ship_date, deliver_date = _life(rng, day)
+        schedule = _schedule(rng, day)
         created_at = stamp(rng, day)
         order = Order(
             order_id=len(self.orders) + 1,
@@ -188,9 +200,7 @@ class Sales:
             created_at=created_at,
             lines=lines,
             anomaly=anomaly,
-            cancel_date=cancel_date,
-            ship_date=ship_date,
-            deliver_date=deliver_date,
+            schedule=schedule,
             pay_lag=min(90, int(rng.expovariate(1 / 15))) if rng.random() < 0.8 else None,
             reexport_lag=rng.randint(1, 5) if rng.random() < 0.02 else None,
             status_style=pick(rng, mess.STATUS_STYLES),
@@ -198,13 +208,12 @@ class Sales:
             fx_rate=fx_rate,
             updated_at=created_at,
         )
-        order.status = order.status_at(day)
+        order.status = order.schedule.status_at(day)
         self.orders.append(order)
-        for when in (cancel_date, ship_date, deliver_date):
-            if when is not None and when > day:
-                self._transitions[when].append(order)
-        if ship_date is not None:
-            self._shipping[ship_date].append(order)
+        for when in schedule.changes_after(day):
+            self._transitions[when].append(order)
+        if schedule.shipped is not None:
+            self._shipping[schedule.shipped].append(order)
 
     # -- as served, and the truth ---------------------------------------------------------
 
