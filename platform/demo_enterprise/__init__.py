@@ -1,4 +1,4 @@
-"""Four stand-in source systems of a fictional company, generated so tests know the truth.
+"""Four stand-in source systems of a fictional company, simulated so tests know the truth.
 
 HR (REST, OAuth2), CRM (REST, API key), ERP (SQL) and finance (GBK CSV exports), all derived
 deterministically from (seed, scale, day).

@@ -17,6 +17,8 @@ STATUSES = ("pending", "shipped", "delivered", "cancelled")  # canonical; ERP sp
 PRODUCTS = 100  # per unit of scale
 ORDERS_PER_DAY = 14  # per unit of scale; 731 days of history: about 10,000 orders
 
+Line = tuple[int, int, Decimal]  # (product_id, quantity, unit price)
+
 _PRODUCTS_FROM, _PRODUCTS_TO = date(2023, 1, 1), date(2023, 12, 31)
 _LINES = {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1}
 _SHIP_LAGS = {0: 0.30, 1: 0.35, 2: 0.20, 3: 0.15}
@@ -68,7 +70,7 @@ class Order:
     customer: Customer
     emp: int
     created_at: datetime
-    lines: list[tuple[int, int, Decimal]]  # (product_id, quantity, unit price), in line order
+    lines: list[Line]  # in line order
     anomaly: str | None
     schedule: Schedule
     pay_lag: int | None  # days from invoice to payment; None: never paid
@@ -104,7 +106,7 @@ def _product(rng: random.Random, product_id: int) -> Product:
     )
 
 
-def _lines(rng: random.Random, products: list[Product]) -> list[tuple[int, int, Decimal]]:
+def _lines(rng: random.Random, products: list[Product]) -> list[Line]:
     """One line per product, at up to 10% off its list price."""
     lines = []
     for product in products:
@@ -116,9 +118,7 @@ def _lines(rng: random.Random, products: list[Product]) -> list[tuple[int, int, 
     return lines
 
 
-def _plant_anomaly(
-    rng: random.Random, lines: list[tuple[int, int, Decimal]], products: list[Product]
-) -> str | None:
+def _plant_anomaly(rng: random.Random, lines: list[Line], products: list[Product]) -> str | None:
     """About one order in a hundred gets one absurd line: the outliers mining must find."""
     if rng.random() >= 0.01:
         return None
