@@ -14,8 +14,8 @@ import pytest
 from tributary.contracts.dictionary import load_dictionary
 from tributary.definitions import build_definitions
 from tributary.mining.anomalies import FEATURES, ORDER_ANOMALIES_COLUMNS, score_orders
-from tributary.publish.assets import PUBLISHED_TABLES_SCHEMA
-from tributary.publish.snapshot import publish_snapshot
+from tributary.publish.analyst_snapshot import PUBLISHED_TABLES_SCHEMA
+from tributary.publish.analyst_snapshot import publish_analyst_snapshot as publish_snapshot
 from tributary.settings import PROJECT_ROOT
 
 RAW_GROUP = "ingest"

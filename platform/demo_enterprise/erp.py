@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-from demo_enterprise.generate import Enterprise
+from demo_enterprise.simulation import Enterprise
 
 # MariaDB's TIMESTAMP updates itself on every UPDATE and ends in 2038: use DATETIME there.
 _TIMESTAMP = sa.TIMESTAMP().with_variant(mysql.DATETIME(), "mysql", "mariadb")

@@ -23,7 +23,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from demo_enterprise.generate import Enterprise, Record
+from demo_enterprise.draws import Record
+from demo_enterprise.simulation import Enterprise
 
 _log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Word lists the generator draws from: names, departments, companies, products.
+"""Word lists the simulation draws from: names, departments, companies, products.
 
 Every Chinese string here must encode in GBK, because some of them reach the finance exports.
 """

@@ -136,7 +136,7 @@ def map_suggest(
 
 
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
-    from tributary.demo import run_demo
+    from tributary.demo_run import run_demo
 
     return run_demo(settings, seed=seed, scale=scale)
 

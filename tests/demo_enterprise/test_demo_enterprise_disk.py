@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from demo_enterprise import DemoEnterprise, generate
+from demo_enterprise import DemoEnterprise, simulate
 
 HEADERS = {
     "invoices": "发票号,订单号,客户编号,金额(USD),日期",
@@ -25,8 +25,8 @@ def test_clock_persists_and_refuses_other_arguments(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "state.json").read_text()) == {"seed": 9, "scale": 0.1, "day": 2}
     again = DemoEnterprise(tmp_path, seed=9, scale=0.1)
     assert again.day == 2
-    assert again.enterprise() == generate(9, 0.1, 2)
-    assert again.truth() == generate(9, 0.1, 2).truth
+    assert again.enterprise() == simulate(9, 0.1, 2)
+    assert again.truth() == simulate(9, 0.1, 2).truth
     with pytest.raises(ValueError, match="seed"):
         DemoEnterprise(tmp_path, seed=10, scale=0.1)
     with pytest.raises(ValueError, match="scale"):

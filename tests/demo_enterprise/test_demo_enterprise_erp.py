@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from demo_enterprise import Enterprise, generate, write_erp
+from demo_enterprise import Enterprise, simulate, write_erp
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
@@ -15,7 +15,7 @@ MARIADB = "mysql+pymysql://root@127.0.0.1:3306/test"
 
 @pytest.fixture(scope="module")
 def ent() -> Enterprise:
-    return generate(13, 0.2, 1)
+    return simulate(13, 0.2, 1)
 
 
 def _reachable(url: str) -> sa.Engine:
@@ -84,10 +84,10 @@ def test_rewriting_after_an_advance_keeps_unchanged_rows(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     engine = sa.create_engine(url)
     try:
-        write_erp(url, generate(13, 0.1, 0))
+        write_erp(url, simulate(13, 0.1, 0))
         before = {t: _read(engine, t) for t in ("orders_2025", "order_lines", "sales_reps")}
         engine.dispose()
-        day1 = generate(13, 0.1, 1)
+        day1 = simulate(13, 0.1, 1)
         write_erp(url, day1)
         assert "orders_2026" in sa.inspect(engine).get_table_names()
         for table, rows in before.items():

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from demo_enterprise import CRMServer, DemoEnterprise, Enterprise, HRServer, generate
+from demo_enterprise import CRMServer, DemoEnterprise, Enterprise, HRServer, simulate
 
 CLIENT_ID, CLIENT_SECRET, API_KEY = "client-a", "s3cret/with:odd+chars", "key-123"
 
 
 @pytest.fixture(scope="module")
 def ent() -> Enterprise:
-    return generate(5, 0.1, 1)
+    return simulate(5, 0.1, 1)
 
 
 @pytest.fixture
@@ -233,7 +233,7 @@ def test_serve_gives_a_working_environment_and_follows_the_clock(tmp_path: Path)
             check=True,
             timeout=60,
         )
-        day2 = generate(3, 0.1, 2)
+        day2 = simulate(3, 0.1, 2)
         assert totals() == (len(day2.hr_employees), len(day2.crm_customers))
         assert demo.day == 2
     with pytest.raises(requests.ConnectionError):

@@ -13,10 +13,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from demo_enterprise import DemoEnterprise
-from demo_enterprise.generate import STATUSES
+from demo_enterprise import STATUSES, DemoEnterprise
 from tributary.contracts.resolved import load_mappings_for
-from tributary.demo import environment, materialize_all, summarize
+from tributary.demo_run import environment, materialize_all, summarize
 
 SEED, SCALE = 11, 0.2
 

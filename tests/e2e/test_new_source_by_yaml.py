@@ -21,7 +21,7 @@ import pytest
 
 from demo_enterprise import DemoEnterprise
 from tributary.cli import generate
-from tributary.demo import environment, materialize_all
+from tributary.demo_run import environment, materialize_all
 from tributary.settings import PROJECT_ROOT, Settings
 
 SOURCE = """\

@@ -6,7 +6,8 @@ clock moves loads only changed rows; a crash between extract and load is repaire
 
 import duckdb
 
-from demo_enterprise import generate, write_erp
+from demo_enterprise import simulate as generate
+from demo_enterprise import write_erp
 from tributary.contracts.source import load_spec
 from tributary.ingest.pipeline import loaded_rows, pipeline_for
 from tributary.ingest.sources import build_source

@@ -24,7 +24,7 @@ from tributary.contracts.dictionary import Dictionary, load_dictionary
 from tributary.contracts.mapping import SourceMapping, load_mappings
 from tributary.contracts.resolved import mapped_tables
 from tributary.contracts.source import load_specs
-from tributary.demo import environment
+from tributary.demo_run import environment
 from tributary.ingest.assets import build_ingest
 from tributary.settings import PROJECT_ROOT, Settings
 from tributary.standardize.dbt_codegen.staging import staging_sql

@@ -10,7 +10,7 @@ import time
 import duckdb
 import pytest
 
-from tributary.publish.snapshot import publish_snapshot
+from tributary.publish.analyst_snapshot import publish_analyst_snapshot
 from tributary.warehouse import connect
 
 
@@ -35,7 +35,7 @@ def files_beside(snapshot) -> list[str]:
 def test_publish_copies_marts_and_ml_only(tmp_path):
     warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "analyst.duckdb"
     build_warehouse(warehouse, 1)
-    counts = publish_snapshot(warehouse, snapshot)
+    counts = publish_analyst_snapshot(warehouse, snapshot)
     assert counts == {"marts.fct_orders": 1000, "ml.order_anomalies": 1}
     with duckdb.connect(str(snapshot), read_only=True) as con:
         tables = {
@@ -60,7 +60,7 @@ def test_publish_carries_table_and_column_comments(tmp_path):
             """comment on column marts."it's odd"."the customer's id" is 'Whose? It''s theirs.'"""
         )
         con.execute("comment on table staging.not_published is 'not for analysts'")
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     with duckdb.connect(str(snapshot), read_only=True) as con:
         tables = con.execute(
             "select schema_name || '.' || table_name, comment from duckdb_tables() "
@@ -99,11 +99,11 @@ def test_a_wal_left_beside_the_snapshot_does_not_break_the_next_one(tmp_path):
     'WAL does not match database file'."""
     warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "analyst.duckdb"
     build_warehouse(warehouse, 1)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     subprocess.run([sys.executable, "-c", CRASHED_WRITER, str(snapshot)], check=True)
     assert (tmp_path / "analyst.duckdb.wal").exists()
     build_warehouse(warehouse, 2)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     with duckdb.connect(str(snapshot), read_only=True) as con:
         assert con.execute("select distinct version from marts.fct_orders").fetchall() == [(2,)]
     with duckdb.connect(str(tmp_path / "analyst.previous.duckdb"), read_only=True) as con:
@@ -115,12 +115,12 @@ def test_a_wal_left_beside_the_snapshot_does_not_break_the_next_one(tmp_path):
 PUBLISHER = """
 import sys, time
 from pathlib import Path
-from tributary.publish.snapshot import publish_snapshot
+from tributary.publish.analyst_snapshot import publish_analyst_snapshot
 
 warehouse, snapshot, times, start = sys.argv[1:]
 time.sleep(max(0.0, float(start) - time.time()))
 for _ in range(int(times)):
-    publish_snapshot(Path(warehouse), Path(snapshot))
+    publish_analyst_snapshot(Path(warehouse), Path(snapshot))
 """
 
 
@@ -158,14 +158,16 @@ def test_concurrent_publishes_each_leave_a_whole_snapshot(tmp_path):
 def test_publish_refuses_when_a_required_table_is_missing(tmp_path):
     warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "analyst.duckdb"
     build_warehouse(warehouse, 1)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     with pytest.raises(LookupError, match="marts.dim_customer"):
-        publish_snapshot(warehouse, snapshot, required=["marts.fct_orders", "marts.dim_customer"])
+        publish_analyst_snapshot(
+            warehouse, snapshot, required=["marts.fct_orders", "marts.dim_customer"]
+        )
     with duckdb.connect(str(snapshot), read_only=True) as con:  # the old snapshot stands
         assert con.execute("select count(*) from marts.fct_orders").fetchone()[0] == 1000
     assert files_beside(snapshot) == ["analyst.duckdb", "w.duckdb"]  # no staging file left
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
     with pytest.raises(LookupError, match="every table"):
-        publish_snapshot(empty, tmp_path / "other.duckdb")
+        publish_analyst_snapshot(empty, tmp_path / "other.duckdb")
     assert not (tmp_path / "other.duckdb").exists()

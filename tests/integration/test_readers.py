@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from tributary.publish.snapshot import publish_snapshot
+from tributary.publish.analyst_snapshot import publish_analyst_snapshot as publish_snapshot
 from tributary.warehouse import connect
 
 PUBLISHES = 20  # versions 2..21 published after version 1

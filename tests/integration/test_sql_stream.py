@@ -21,7 +21,8 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 import tributary.ingest.kinds.sql_database.postgres_copy as sql_copy
 import tributary.ingest.kinds.sql_database.source as sql_module
 import tributary.ingest.kinds.sql_database.stream as sql_stream
-from demo_enterprise import generate, write_erp
+from demo_enterprise import simulate as generate
+from demo_enterprise import write_erp
 from tributary.contracts.source import SourceSpec, load_spec
 from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
 from tributary.ingest.sources import build_source

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from tributary.publish.assets import audit_failures
+from tributary.publish.audit import audit_failures
 from tributary.quality.reconcile import Ledger
 
 MART = dg.AssetKey(["marts", "dim_employee"])

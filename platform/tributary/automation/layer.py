@@ -7,4 +7,5 @@ from tributary.settings import Settings
 
 
 def defs(settings: Settings) -> dg.Definitions:
+    """The jobs and the daily schedule; they name groups and keys, never a layer's code."""
     return dg.Definitions(jobs=[refresh_all, replay_quarantine], schedules=[daily_refresh])

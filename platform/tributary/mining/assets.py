@@ -6,6 +6,7 @@ from tributary.graph import PUBLISHED_TAGS, table_metadata
 from tributary.mining.anomalies import (
     CONTAMINATION,
     FEATURES,
+    MIN_TIMES_USUAL,
     ORDER_ANOMALIES_COLUMNS,
     score_orders,
 )
@@ -14,6 +15,8 @@ from tributary.warehouse import Warehouse
 
 
 def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """`ml/order_anomalies`, published with the marts it scores."""
+
     @dg.asset(
         key=["ml", "order_anomalies"],
         deps=[dg.AssetKey(["marts", "fct_orders"])],
@@ -23,8 +26,9 @@ def build_mining_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         description=(
             "One row per order of marts.fct_orders, scored for how unlike the others it looks."
             "\n\nAn Isolation Forest over the largest quantity on a line and the unit price "
-            f"against list price flags at most {CONTAMINATION:.1%} of orders; `reason` names "
-            "the measure furthest from normal for each flagged order."
+            f"against list price flags at most {CONTAMINATION:.1%} of orders, and only those "
+            f"at least {MIN_TIMES_USUAL:g}× the usual value on one of these measures; `reason` "
+            "names the measure furthest from normal for each flagged order."
         ),
         metadata=table_metadata(
             f"{settings.warehouse.stem}.ml.order_anomalies", ORDER_ANOMALIES_COLUMNS

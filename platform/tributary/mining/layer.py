@@ -7,4 +7,5 @@ from tributary.settings import Settings
 
 
 def defs(settings: Settings) -> dg.Definitions:
+    """The mining assets; each reads marts through the `warehouse` resource."""
     return dg.Definitions(assets=build_mining_assets(settings))

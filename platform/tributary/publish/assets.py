@@ -1,51 +1,23 @@
-"""The analyst snapshot: published only when everything upstream, and its checks, passed."""
-
-from collections.abc import Iterable
+"""The analyst snapshot asset: published only when everything upstream, and its checks, passed."""
 
 import dagster as dg
 
-from tributary.publish.snapshot import PUBLISHED_SCHEMAS, publish_snapshot
+from tributary.publish.analyst_snapshot import (
+    PUBLISHED_SCHEMAS,
+    PUBLISHED_TABLES,
+    PUBLISHED_TABLES_SCHEMA,
+    publish_analyst_snapshot,
+)
+from tributary.publish.audit import audit_failures
 from tributary.settings import Settings
 from tributary.warehouse import Warehouse
-
-# main.published_tables, which publish_snapshot writes into every snapshot.
-PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
-    columns=[
-        dg.TableColumn(
-            "table_name", type="varchar", description="A published table, as schema.table."
-        ),
-        dg.TableColumn("row_count", type="integer", description="Its rows in this snapshot."),
-        dg.TableColumn(
-            "published_at",
-            type="timestamp with time zone",
-            description="When this snapshot was published.",
-        ),
-    ]
-)
-
-
-def audit_failures(instance: dg.DagsterInstance, checks: Iterable[dg.AssetCheckKey]) -> list[str]:
-    """Why the working warehouse may not be published: a check that failed (a warning does
-    not count), never ran, or has not run since its table last changed. Empty when every
-    audit passed."""
-    failures = []
-    for check in checks:
-        record = instance.get_latest_asset_check_evaluation_record(check)
-        evaluation = record.event.asset_check_evaluation if record and record.event else None
-        changed = instance.get_latest_materialization_event(check.asset_key)
-        name = check.to_user_string()
-        if evaluation is None:
-            failures.append(f"{name} has no result")
-        elif not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
-            failures.append(f"{name} failed")  # a warning is reported, it does not block
-        elif changed is not None and record.event.timestamp < changed.timestamp:
-            failures.append(f"{name} has not run since the table changed")
-    return failures
 
 
 def build_publish_assets(
     settings: Settings, upstream: list[dg.AssetKey], audits: list[dg.AssetCheckKey]
 ) -> list[dg.AssetsDefinition]:
+    """The `publish/analyst_snapshot` asset: copies the `upstream` tables once `audits` pass."""
+
     @dg.asset(
         key=["publish", "analyst_snapshot"],
         deps=upstream,
@@ -59,9 +31,9 @@ def build_publish_assets(
             "Each table's columns are documented on its own asset; the columns below are "
             "those of `published_tables`, the file's index of what it holds."
         ),
-        # dagster's TableMetadataSet is private in this version: its public keys instead.
+        # The public keys of dagster's table metadata, as tributary.graph.table_metadata.
         metadata={
-            "dagster/table_name": f"{settings.snapshot.stem}.main.published_tables",
+            "dagster/table_name": f"{settings.snapshot.stem}.{PUBLISHED_TABLES}",
             "dagster/column_schema": PUBLISHED_TABLES_SCHEMA,
         },
     )
@@ -76,7 +48,7 @@ def build_publish_assets(
                 metadata={"failed_audits": failures},
             )
         tables = [f"{k.path[0]}.{k.path[-1]}" for k in upstream]
-        counts = publish_snapshot(warehouse.file, settings.snapshot, required=tables)
+        counts = publish_analyst_snapshot(warehouse.file, settings.snapshot, required=tables)
         context.log.info(f"published {len(counts)} tables to {settings.snapshot}")
         return dg.MaterializeResult(
             metadata={

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from demo_enterprise.erp import write_erp
 from demo_enterprise.finance import write_finance
-from demo_enterprise.generate import Enterprise, Truth, generate
 from demo_enterprise.servers import CRMServer, HRServer
+from demo_enterprise.simulation import Enterprise, Truth, simulate
 
 
 class DemoEnterprise:
@@ -114,7 +114,7 @@ class DemoEnterprise:
         if day not in self._cache:
             while len(self._cache) >= self._CACHED_DAYS:
                 del self._cache[min(self._cache)]
-            self._cache[day] = generate(self.seed, self.scale, day)
+            self._cache[day] = simulate(self.seed, self.scale, day)
         return self._cache[day]
 
     def _write(self, enterprise: Enterprise) -> None:

@@ -1,4 +1,5 @@
-"""`make demo`: the demo enterprise, every asset and check, the snapshot, and a summary."""
+"""`tributary demo run` (`make demo`): the demo enterprise on loopback, every asset and check
+run in process, the analyst snapshot, and a summary of what happened."""
 
 import os
 from collections.abc import Iterator
@@ -62,6 +63,7 @@ def quarantine_counts(warehouse: Path) -> list[tuple[str, int]]:
 
 
 def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
+    """What a person reads after the run: rows loaded, checks, quarantine, the snapshot."""
     checks = result.get_asset_check_evaluations()
     warn = dg.AssetCheckSeverity.WARN
     failed = [
@@ -107,6 +109,10 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> str:
 
 
 def run_demo(settings: Settings, seed: int = 7, scale: float = 1.0) -> int:
+    """Serve the demo systems, build everything once, print the summary; 0 on success.
+
+    A second run on the same data folder first moves the demo clock one day on.
+    """
     from demo_enterprise import DemoEnterprise
 
     # `make demo` keeps run history where `make dev` shows it (DAGSTER_HOME); run by hand

@@ -1,4 +1,4 @@
-"""Write-audit-publish: copy what analysts read into a new file, then rename it into place.
+"""The analyst snapshot file: copy what analysts read into a new file, then rename it into place.
 
 Readers open only the snapshot, so a load never blocks them and they never see a half-built
 warehouse; the previous snapshot is kept beside it for rollback.
@@ -19,19 +19,30 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import dagster as dg
 from duckdb import DuckDBPyConnection
 
 from tributary.warehouse import connect, table_counts
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
 
-# main.published_tables, the snapshot's index of itself, documented like the tables it lists.
-PUBLISHED_TABLES_COMMENTS = {
-    None: "What this snapshot holds: one row per published table.",
-    "table_name": "A published table, as schema.table.",
-    "row_count": "Its rows in this snapshot.",
-    "published_at": "When this snapshot was published.",
-}
+# main.published_tables, the snapshot's index of itself: its comments in the file and its
+# column schema in the Dagster UI both come from here.
+PUBLISHED_TABLES = "main.published_tables"
+PUBLISHED_TABLES_DESCRIPTION = "What this snapshot holds: one row per published table."
+PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(
+            "table_name", type="varchar", description="A published table, as schema.table."
+        ),
+        dg.TableColumn("row_count", type="integer", description="Its rows in this snapshot."),
+        dg.TableColumn(
+            "published_at",
+            type="timestamp with time zone",
+            description="When this snapshot was published.",
+        ),
+    ]
+)
 
 
 def _ident(name: str) -> str:
@@ -47,10 +58,11 @@ def _wal(path: Path) -> Path:
     return path.with_name(path.name + ".wal")
 
 
-def publish_snapshot(
+def publish_analyst_snapshot(
     warehouse: Path, snapshot: Path, required: Sequence[str] = ()
 ) -> dict[str, int]:
-    """Copy the published schemas into ``snapshot`` atomically; return rows per table.
+    """Copy the published schemas into the analyst snapshot file ``snapshot``, atomically;
+    return rows per table.
 
     Table and column comments (dbt's descriptions, via persist_docs) are copied too.
     Refuses, leaving the current snapshot as it is, when a ``required`` table is missing.
@@ -58,14 +70,14 @@ def publish_snapshot(
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     # A name of its own: two publishes at once must not build into, or rename, each other's file.
     token = uuid.uuid4().hex[:12]
-    staging = snapshot.with_name(f"{snapshot.stem}.new-{token}{snapshot.suffix}")
+    new = snapshot.with_name(f"{snapshot.stem}.new-{token}{snapshot.suffix}")
     try:
-        counts = _build(warehouse, staging, required)
-        if _wal(staging).exists():  # never rename a file whose data is not all inside it
-            raise RuntimeError(f"{staging} was not checkpointed; nothing published")
+        counts = _build(warehouse, new, required)
+        if _wal(new).exists():  # never rename a file whose data is not all inside it
+            raise RuntimeError(f"{new} was not checkpointed; nothing published")
     except BaseException:
-        staging.unlink(missing_ok=True)
-        _wal(staging).unlink(missing_ok=True)
+        new.unlink(missing_ok=True)
+        _wal(new).unlink(missing_ok=True)
         raise
     if snapshot.exists():
         # A hard link keeps the old file for rollback; linking under a temporary name and
@@ -78,12 +90,13 @@ def publish_snapshot(
     # A WAL beside the snapshot belongs to the file being replaced (someone opened it
     # read-write): left there, every reader of the new file fails ("WAL does not match").
     _wal(snapshot).unlink(missing_ok=True)
-    os.replace(staging, snapshot)
+    os.replace(new, snapshot)
     return counts
 
 
-def _build(warehouse: Path, staging: Path, required: Sequence[str]) -> dict[str, int]:
-    with connect(staging) as con:
+def _build(warehouse: Path, new: Path, required: Sequence[str]) -> dict[str, int]:
+    """The new snapshot file: every published table, its comments, and its index."""
+    with connect(new) as con:
         con.execute("attach ? as working (read_only)", [str(warehouse)])
         counts = table_counts(con, PUBLISHED_SCHEMAS, catalog="working")
         missing = sorted(set(required) - set(counts))
@@ -94,18 +107,23 @@ def _build(warehouse: Path, staging: Path, required: Sequence[str]) -> dict[str,
             con.execute(f"create schema if not exists {schema}")
             con.execute(f"create table {schema}.{table} as from working.{schema}.{table}")
         _copy_comments(con, list(counts))
-        con.execute(
-            "create table main.published_tables as "
-            "select unnest(?) as table_name, unnest(?) as row_count, now() as published_at",
-            [list(counts), list(counts.values())],
-        )
-        for column, comment in PUBLISHED_TABLES_COMMENTS.items():
-            target = "main.published_tables" + (f".{_ident(column)}" if column else "")
-            kind = "column" if column else "table"
-            con.execute(f"comment on {kind} {target} is {_literal(comment)}")
+        _write_index(con, counts)
         con.execute("detach working")
         con.execute("checkpoint")
     return counts
+
+
+def _write_index(con: DuckDBPyConnection, counts: dict[str, int]) -> None:
+    """main.published_tables, documented like the tables it lists."""
+    con.execute(
+        f"create table {PUBLISHED_TABLES} as "
+        "select unnest(?) as table_name, unnest(?) as row_count, now() as published_at",
+        [list(counts), list(counts.values())],
+    )
+    con.execute(f"comment on table {PUBLISHED_TABLES} is {_literal(PUBLISHED_TABLES_DESCRIPTION)}")
+    for column in PUBLISHED_TABLES_SCHEMA.columns:
+        target = f"{PUBLISHED_TABLES}.{_ident(column.name)}"
+        con.execute(f"comment on column {target} is {_literal(column.description or '')}")
 
 
 def _copy_comments(con: DuckDBPyConnection, tables: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""The generator: deterministic, incremental by day, and its served mess consistent with truth."""
+"""The simulation: deterministic, incremental by day, and its served mess consistent with truth."""
 
 import re
 import time
@@ -8,14 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from demo_enterprise import NOW0, STATUSES, Enterprise, generate, now, round_half_up
+from demo_enterprise import NOW0, STATUSES, Enterprise, now, round_half_up, simulate
 
 SEED, SCALE = 11, 0.2
 
 
 @pytest.fixture(scope="module")
 def days() -> list[Enterprise]:
-    return [generate(SEED, SCALE, day) for day in range(4)]
+    return [simulate(SEED, SCALE, day) for day in range(4)]
 
 
 def _stamp(value: object) -> datetime:
@@ -45,8 +45,8 @@ def _keyed(ent: Enterprise) -> dict[tuple[str, object], tuple[dict, datetime]]:
 
 
 def test_same_arguments_same_enterprise() -> None:
-    assert generate(SEED, 0.1, 2) == generate(SEED, 0.1, 2)
-    assert generate(SEED, 0.1, 2) != generate(SEED + 1, 0.1, 2)
+    assert simulate(SEED, 0.1, 2) == simulate(SEED, 0.1, 2)
+    assert simulate(SEED, 0.1, 2) != simulate(SEED + 1, 0.1, 2)
 
 
 def test_each_day_is_the_previous_day_plus_its_changes(days: list[Enterprise]) -> None:
@@ -95,7 +95,7 @@ def test_day_one_opens_the_2026_order_shard(days: list[Enterprise]) -> None:
 
 def test_scale_one_has_the_documented_sizes_and_is_fast() -> None:
     started = time.perf_counter()
-    ent = generate(7, 1.0, 5)
+    ent = simulate(7, 1.0, 5)
     assert time.perf_counter() - started < 3
     history = [o for o in ent.truth.orders if o["order_date"] <= NOW0]
     assert 180 <= len(ent.hr_employees) <= 215
@@ -263,4 +263,4 @@ def test_crm_mess_resolves_to_the_truth(days: list[Enterprise]) -> None:
 @pytest.mark.parametrize("arguments", [{"scale": 0}, {"day": -1}])
 def test_rejects_impossible_arguments(arguments: dict) -> None:
     with pytest.raises(ValueError):
-        generate(**arguments)
+        simulate(**arguments)
