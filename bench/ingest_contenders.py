@@ -116,8 +116,9 @@ def _dlt(args: argparse.Namespace, backend: str) -> Result:
 def tributary(args: argparse.Namespace, streaming: bool = True) -> Result:
     """Tributary's SQL source as a user declares it, through the pipeline its assets use.
 
-    ``streaming=False`` turns off the streamed full load (``ingest/kinds/sql_database/stream.py``): the full
-    load then goes through dlt's load files, as every load did before, for comparison.
+    ``streaming=False`` turns off the streamed full load
+    (``ingest/kinds/sql_database/stream.py``): the full load then goes through dlt's load
+    files, as every load did before, for comparison.
     """
     if not streaming:
         import tributary.ingest.kinds.sql_database.source
