@@ -36,28 +36,29 @@ def _one_condition(value: str) -> str:
 Condition = Annotated[str, AfterValidator(_one_condition)]
 
 
-class HandRule(Strict):
+class _Rule(Strict):
+    """What every hand-written rule has: a name, one SQL condition and a reason in words."""
+
     name: str = Field(pattern=NAME_PATTERN, description="Names the rule in checks and quarantine.")
-    entity: str = Field(description="The dictionary entity whose records it checks.")
     expression: Condition = Field(
-        description="A DuckDB SQL condition over the entity's canonical fields that a valid "
-        "record meets, e.g. `end_date >= start_date`. A record passes when it is true or null."
-    )
-    severity: Literal["warn", "block"] = Field(
-        "block", description="`block` quarantines the record; `warn` reports it."
+        description="A DuckDB SQL condition a valid record meets, e.g. `end_date >= start_date` "
+        "(over an entity's canonical fields) or `abs(amount_base - amount_local * fx_rate) "
+        "<= 0.01` (over a mart's columns). A record passes when it is true or null."
     )
     reason: str = Field(description="What is wrong with a record that fails, in plain words.")
 
 
-class MartRule(Strict):
-    name: str = Field(pattern=NAME_PATTERN, description="Names the rule in the mart's check.")
-    mart: str = Field(description="The mart (an entity's `mart` in the dictionary) it checks.")
-    expression: Condition = Field(
-        description="A DuckDB SQL condition over the mart's columns that a valid row meets, "
-        "e.g. `abs(amount_base - amount_local * fx_rate) <= 0.01`. A row passes when it is "
-        "true or null."
+class HandRule(_Rule):
+    entity: str = Field(description="The dictionary entity whose records it checks.")
+    severity: Literal["warn", "block"] = Field(
+        "block", description="`block` quarantines the record; `warn` reports it."
     )
-    reason: str = Field(description="What is wrong with a row that fails, in plain words.")
+
+
+class MartRule(_Rule):
+    """Always blocking: a mart that breaks one is not published."""
+
+    mart: str = Field(description="The mart (an entity's `mart` in the dictionary) it checks.")
 
 
 class RulesFile(Strict):
