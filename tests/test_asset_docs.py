@@ -14,8 +14,7 @@ import pytest
 from tributary.contracts.dictionary import load_dictionary
 from tributary.definitions import build_definitions
 from tributary.mining.anomalies import FEATURES, ORDER_ANOMALIES_COLUMNS, score_orders
-from tributary.publish.analyst_snapshot import PUBLISHED_TABLES_SCHEMA
-from tributary.publish.analyst_snapshot import publish_analyst_snapshot as publish_snapshot
+from tributary.publish.analyst_snapshot import PUBLISHED_TABLES_SCHEMA, publish_analyst_snapshot
 from tributary.settings import PROJECT_ROOT
 
 RAW_GROUP = "ingest"
@@ -121,7 +120,7 @@ def test_published_tables_schema_is_what_publish_writes(tmp_path):
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema marts")
         con.execute("create table marts.t as select 1 as x")
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     with duckdb.connect(str(snapshot), read_only=True) as con:
         written = duckdb_types(con, "main.published_tables")
     assert written == {c.name: c.type for c in PUBLISHED_TABLES_SCHEMA.columns}

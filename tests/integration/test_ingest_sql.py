@@ -6,8 +6,7 @@ clock moves loads only changed rows; a crash between extract and load is repaire
 
 import duckdb
 
-from demo_enterprise import simulate as generate
-from demo_enterprise import write_erp
+from demo_enterprise import simulate, write_erp
 from tributary.contracts.source import load_spec
 from tributary.ingest.pipeline import loaded_rows, pipeline_for
 from tributary.ingest.sources import build_source
@@ -41,7 +40,7 @@ def warehouse_rows(settings, sql: str):
 def test_erp_loads_shards_into_one_table_and_then_only_changes(database, settings):
     url, schema = database
     spec = erp_spec(schema)
-    day0 = generate(seed=5, scale=SCALE, day=0)
+    day0 = simulate(seed=5, scale=SCALE, day=0)
     write_erp(url, day0, schema=schema)
 
     first = load(spec, settings, url)
@@ -57,7 +56,7 @@ def test_erp_loads_shards_into_one_table_and_then_only_changes(database, setting
         day0.erp_tables["sales_reps"]
     )
 
-    day1 = generate(seed=5, scale=SCALE, day=1)
+    day1 = simulate(seed=5, scale=SCALE, day=1)
     write_erp(url, day1, schema=schema)
     second = load(spec, settings, url)
     total = sum(len(r) for n, r in day1.erp_tables.items() if n.startswith("orders_"))
@@ -86,10 +85,10 @@ def test_erp_loads_shards_into_one_table_and_then_only_changes(database, setting
 def test_crash_between_extract_and_load_is_repaired_by_rerunning(tmp_path, settings):
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     spec = erp_spec()
-    write_erp(url, generate(seed=5, scale=SCALE, day=0))
+    write_erp(url, simulate(seed=5, scale=SCALE, day=0))
     load(spec, settings, url)
 
-    day1 = generate(seed=5, scale=SCALE, day=1)
+    day1 = simulate(seed=5, scale=SCALE, day=1)
     write_erp(url, day1)
     crashed = pipeline_for(spec, settings)
     crashed.extract(build_source(spec, environ={"ERP_URL": url}))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from tributary.publish.analyst_snapshot import publish_analyst_snapshot as publish_snapshot
+from tributary.publish.analyst_snapshot import publish_analyst_snapshot
 from tributary.warehouse import connect
 
 PUBLISHES = 20  # versions 2..21 published after version 1
@@ -112,7 +112,7 @@ def test_readers_see_old_or_new_never_an_error_and_never_block_a_publish(tmp_pat
     warehouse, snapshot = data / "warehouse.duckdb", data / "analyst.duckdb"
     (folder / "query.sql").write_text(QUERY)
     build_warehouse(warehouse, 1)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
 
     names = ["held"] + [f"reader{i}" for i in range(RECONNECTING_READERS)]
     procs = [
@@ -132,7 +132,7 @@ def test_readers_see_old_or_new_never_an_error_and_never_block_a_publish(tmp_pat
             build_warehouse(warehouse, version)
             # Every reader, the held one included, has the snapshot open during each publish.
             assert all(p.poll() is None for p in procs), "a reader exited during the publishes"
-            publish_snapshot(warehouse, snapshot)
+            publish_analyst_snapshot(warehouse, snapshot)
             time.sleep(0.02)  # let readers catch most versions
         (folder / "reconnect").touch()
         time.sleep(0.3)  # a few more reads of the newest version
@@ -188,10 +188,10 @@ def test_one_process_sees_a_new_publish_only_after_closing_every_connection(tmp_
     reader (a notebook, the Data API) must close all its connections to see a publish."""
     warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "analyst.duckdb"
     build_warehouse(warehouse, 1)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     held = duckdb.connect(str(snapshot), read_only=True)
     build_warehouse(warehouse, 2)
-    publish_snapshot(warehouse, snapshot)
+    publish_analyst_snapshot(warehouse, snapshot)
     with duckdb.connect(str(snapshot), read_only=True) as con:
         assert list(con.execute(QUERY).fetchone()) == expected(1)
     held.close()

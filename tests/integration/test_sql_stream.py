@@ -21,8 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 import tributary.ingest.kinds.sql_database.postgres_copy as sql_copy
 import tributary.ingest.kinds.sql_database.source as sql_module
 import tributary.ingest.kinds.sql_database.stream as sql_stream
-from demo_enterprise import simulate as generate
-from demo_enterprise import write_erp
+from demo_enterprise import simulate, write_erp
 from tributary.contracts.source import SourceSpec, load_spec
 from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
 from tributary.ingest.sources import build_source
@@ -217,7 +216,7 @@ def write_typed(url: str, schema: str | None, rows: list[dict]) -> None:
 
 def test_streamed_full_load_leaves_what_dlts_own_load_leaves(database, tmp_path, monkeypatch):
     url, schema = database
-    write_erp(url, generate(seed=5, scale=0.1, day=0), schema=schema)
+    write_erp(url, simulate(seed=5, scale=0.1, day=0), schema=schema)
     rows = typed_rows(701, start=0)
     write_typed(url, schema, rows)
     spec = source(schema)
@@ -250,7 +249,7 @@ def test_streamed_full_load_leaves_what_dlts_own_load_leaves(database, tmp_path,
 
     # The next day: changed and new rows merge into the streamed tables exactly as into dlt's;
     # the replaced table is streamed again.
-    write_erp(url, generate(seed=5, scale=0.1, day=1), schema=schema)
+    write_erp(url, simulate(seed=5, scale=0.1, day=1), schema=schema)
     later = T0 + dt.timedelta(days=9)
     changed = [r | {"label": "changed", "updated_at": later} for r in rows[:30]]
     write_typed(url, schema, changed + rows[30:] + typed_rows(20, start=701, at=later))
