@@ -70,6 +70,11 @@ class FileTable(Strict):
         "re-delivered file's changed rows are versioned.",
     )
 
+    @property
+    def mode(self) -> LoadMode:
+        """Rows are keyed by file and line unless a key is declared: the rule's key → merge."""
+        return self.load or "merge"
+
     @field_validator("encoding", "delimiter", "header_row", "sheet", "records")
     @classmethod
     def _option_fits_format(cls, value: Any, info: ValidationInfo) -> Any:

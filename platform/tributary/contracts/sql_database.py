@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from tributary.contracts.load_mode import LoadMode, write_disposition
+from tributary.contracts.load_mode import LoadMode, load_mode
 from tributary.contracts.specfile import NAME_PATTERN, Strict
 
 DeleteMode = Literal["hard", "soft"]
@@ -33,7 +33,9 @@ class SqlTable(Strict):
     incremental: str | None = Field(None, description="Cursor column (e.g. `updated_at`).")
     initial_value: Any = None
     load: LoadMode | None = Field(
-        None, description="append, replace, merge or scd2; merge when a primary_key is given."
+        None,
+        description="append, replace, merge or scd2. Default: merge with a primary_key, append "
+        "with only `incremental`, else replace. Never append with a primary_key.",
     )
     deleted_flag: str | None = Field(
         None,
@@ -51,7 +53,7 @@ class SqlTable(Strict):
 
     @property
     def mode(self) -> LoadMode:
-        return self.load or ("merge" if self.primary_key else "append")
+        return load_mode(self.load, self.primary_key, bool(self.incremental))
 
     @property
     def marker(self) -> str | None:
@@ -63,7 +65,7 @@ class SqlTable(Strict):
         given = [k for k in ("table", "shards", "query") if getattr(self, k)]
         if len(given) > 1:
             raise ValueError(f"give one of `table`, `shards` or `query`, not {' and '.join(given)}")
-        write_disposition(self.load, self.primary_key)  # merge without a key is an error
+        load_mode(self.load, self.primary_key, bool(self.incremental))  # a key never appends
         if self.initial_value is not None and not self.incremental:
             raise ValueError("`initial_value` needs `incremental` (the cursor column it starts)")
         if self.incremental and self.mode == "replace":

@@ -100,8 +100,10 @@ def _endpoint(endpoint: Endpoint, session: RestSession) -> dict[str, Any]:
 
 
 def _resource(resource: Resource, section: RestApi, session: RestSession) -> dict[str, Any]:
-    """dlt's resource config, with a paginator of its own (its cap names the resource)."""
+    """dlt's resource config, with a paginator of its own (its cap names the resource) and the
+    write disposition the load-mode rule gives it (a key merges, never appends)."""
     config = resource.model_dump(by_alias=True)
+    config["write_disposition"] = section.write_disposition(resource)
     config["endpoint"] = _endpoint(resource.endpoint, session) if resource.endpoint else {}
     paginator = _paginator_of(resource, section)
     if paginator is not None:

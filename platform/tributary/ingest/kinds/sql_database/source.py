@@ -81,7 +81,7 @@ def _sql_resource(db: SqlDatabase, table: SqlTable, report_new: bool) -> Any:
     @dlt.resource(
         name=table.name,
         primary_key=table.primary_key,
-        write_disposition=write_disposition(table.load, table.primary_key),
+        write_disposition=write_disposition(table.mode),
         columns=_marker_hints(table),
     )
     def read() -> Iterator[Any]:
