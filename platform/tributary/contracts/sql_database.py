@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from tributary.contracts.database_url import database_url
 from tributary.contracts.load_mode import LoadMode, load_mode
 from tributary.contracts.specfile import NAME_PATTERN, Strict
 
@@ -107,7 +108,10 @@ class Discover(Strict):
 
 
 class SqlDatabase(Strict):
-    credentials: str = Field(description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`.")
+    credentials: str = Field(
+        description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`; plain schemes (postgresql://, "
+        "postgres://, mysql://, mariadb://, sqlite:///) get the installed driver."
+    )
     schema_: str | None = Field(None, alias="schema")
     backend: Literal["auto", "connectorx", "pyarrow"] = Field(
         "auto", description="auto: connectorx for PostgreSQL and MySQL/MariaDB, else pyarrow."
@@ -127,6 +131,12 @@ class SqlDatabase(Strict):
 
     def table_names(self) -> list[str]:
         return [t.name for t in self.tables]
+
+    @field_validator("credentials")
+    @classmethod
+    def _driver_installed(cls, value: str) -> str:
+        # Resolved ``${VARS}`` are validated again (``resolve_env``): every load sees this.
+        return database_url(value)
 
     @field_validator("tables", mode="before")
     @classmethod
