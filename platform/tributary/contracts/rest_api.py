@@ -25,6 +25,7 @@ from dlt.sources.rest_api import typing as dlt_typing
 from pydantic import BaseModel, BeforeValidator, Field, create_model, model_serializer
 from pydantic import model_validator as validator
 
+from tributary.contracts.columns import COLUMNS_DESCRIPTION, RestColumns
 from tributary.contracts.load_mode import LoadMode, load_mode, write_disposition
 from tributary.contracts.specfile import NAME_PATTERN, Strict
 
@@ -247,6 +248,7 @@ EndpointField = Annotated[
 
 class _ResourceDefaults(Section):
     endpoint: EndpointField = None
+    columns: RestColumns | None = Field(None, description=COLUMNS_DESCRIPTION)
 
 
 class _Resource(Section):
@@ -254,6 +256,7 @@ class _Resource(Section):
     # and the asset would point at a table that does not exist.
     name: str = Field(pattern=NAME_PATTERN)
     endpoint: EndpointField = None
+    columns: RestColumns | None = Field(None, description=COLUMNS_DESCRIPTION)
 
 
 class _Client(Section):

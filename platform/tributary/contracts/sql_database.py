@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from tributary.contracts.columns import COLUMNS_DESCRIPTION, Columns
 from tributary.contracts.database_url import database_url
 from tributary.contracts.load_mode import LoadMode, load_mode
 from tributary.contracts.specfile import NAME_PATTERN, Strict
@@ -33,6 +34,7 @@ class SqlTable(Strict):
     primary_key: str | list[str] | None = None
     incremental: str | None = Field(None, description="Cursor column (e.g. `updated_at`).")
     initial_value: Any = None
+    columns: Columns = Field({}, description=COLUMNS_DESCRIPTION)
     load: LoadMode | None = Field(
         None,
         description="append, replace, merge or scd2. Default: merge with a primary_key, append "
