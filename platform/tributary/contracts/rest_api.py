@@ -13,6 +13,10 @@ and a did-you-mean, like everywhere else in a source file. Tributary adds:
 - ``incremental``: ``lookback``, how far behind the last cursor value the next load starts
   (``2h``, ``30m``, ``1d`` or a number of cursor units), so late-arriving rows are caught.
 - ``auth``: ``type: none``, ``type: hmac`` (signed requests) and ``refresh_margin`` for OAuth2.
+- ``columns`` (resource or defaults): declared types, ``total: decimal(10,2)`` (``columns.py``).
+
+A resource without ``write_disposition`` gets the one every kind's rule gives it
+(``load_mode.py``): merge with a ``primary_key``, append when incremental, else replace.
 """
 
 import hashlib
