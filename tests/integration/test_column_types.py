@@ -5,37 +5,23 @@ Regression (issue 13): over REST a `numeric(10,2)` total landed as DOUBLE (a sum
 """
 
 import re
-import textwrap
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import jinja2
 import pytest
 import sqlalchemy as sa
 from rest_zoo import RestZoo
+from test_reruns import paged_source, run, source_file
 
 from tributary.contracts.dictionary import CanonicalField
 from tributary.contracts.mapping import FieldMap
-from tributary.contracts.source import SourceSpec, SpecErrors, load_spec
-from tributary.ingest.pipeline import pipeline_for
-from tributary.ingest.sources import build_source
+from tributary.contracts.source import SpecErrors
 from tributary.settings import PROJECT_ROOT, Settings
 from tributary.standardize.dbt_codegen.staging import conversion
 
 MACROS = PROJECT_ROOT / "dbt_project" / "macros" / "convert.sql"
-
-
-def source_file(folder: Path, name: str, kind: str, section: str) -> SourceSpec:
-    path = folder / f"{name}.yaml"
-    body = textwrap.indent(textwrap.dedent(section).strip(), "  ")
-    path.write_text(f"name: {name}\nkind: {kind}\n{kind}:\n{body}\n", encoding="utf-8")
-    return load_spec(path)
-
-
-def run(spec: SourceSpec, settings: Settings, environ: dict[str, str]) -> None:
-    pipeline_for(spec, settings).run(build_source(spec, environ=environ)).raise_on_failed_jobs()
 
 
 def query(settings: Settings, sql: str) -> list[tuple]:
@@ -64,14 +50,10 @@ def staged_money(column: str) -> str:
 
 def test_rest_decimals_are_exact_when_declared_and_staged_money_is_decimal(tmp_path, settings):
     pages = "path: invoices, data_selector: data, params: {page_size: 50}"
-    spec = source_file(
+    spec = paged_source(
         tmp_path,
         "billing",
-        "rest_api",
         f"""
-        client:
-          base_url: ${{ZOO_URL}}
-          paginator: {{type: page_number, base_page: 1, total_path: meta.total_pages}}
         resources:
           - name: invoices
             primary_key: id

@@ -78,17 +78,21 @@ def source_file(folder: Path, name: str, kind: str, section: str) -> SourceSpec:
     return load_spec(path)
 
 
+def paged_source(folder: Path, name: str, resources: str, url: str = "ZOO_URL") -> SourceSpec:
+    """A REST source reading the zoo's page-number endpoints, failing at the first error."""
+    client = (
+        f"client:\n  base_url: ${{{url}}}\n  retries: 0\n"
+        "  paginator: {type: page_number, base_page: 1, total_path: meta.total_pages}\n"
+    )
+    return source_file(folder, name, "rest_api", client + textwrap.dedent(resources).strip())
+
+
 def test_rest_full_loads_rerun_after_failures_keep_one_row_per_key(tmp_path, settings):
     pages = "{path: pages, data_selector: data, params: {page_size: 5}}"
-    spec = source_file(
+    spec = paged_source(
         tmp_path,
         "zoo",
-        "rest_api",
         f"""
-        client:
-          base_url: ${{ZOO_URL}}
-          paginator: {{type: page_number, base_page: 1, total_path: meta.total_pages}}
-          retries: 0
         resources:
           - name: items        # keyed, no cursor: merged on the key
             primary_key: id
@@ -114,18 +118,11 @@ def test_rest_rerun_through_dagster_after_another_source_failed(tmp_path, settin
     """The issue's path: one run loads two sources, one of them fails, the run is re-run."""
     pages = "{path: pages, data_selector: data, params: {page_size: 5}}"
     specs = [
-        source_file(
+        paged_source(
             tmp_path,
             name,
-            "rest_api",
-            f"""
-            client:
-              base_url: ${{{name.upper()}_URL}}
-              paginator: {{type: page_number, base_page: 1, total_path: meta.total_pages}}
-              retries: 0
-            resources:
-              - {{name: items, primary_key: id, endpoint: {pages}}}
-            """,
+            f"resources:\n  - {{name: items, primary_key: id, endpoint: {pages}}}",
+            url=f"{name.upper()}_URL",
         )
         for name in ("good", "flaky")
     ]
