@@ -1,4 +1,5 @@
-"""Declared column types (``columns: {total: decimal(10,2)}``) on a REST resource or SQL table.
+"""Declared column types (``columns:`` then ``total: decimal(10,2)``) on a REST resource or a
+SQL table.
 
 What a source sends does not always say what a value is: JSON has only floating-point numbers,
 so a REST ``numeric(10,2)`` total lands as DOUBLE and its sums drift (2328.600000000004); a
@@ -80,8 +81,9 @@ _HINT_SCHEMA = {"anyOf": [_TYPE_SCHEMA, {"type": "object"}]}
 RestColumnType = Annotated[Any, AfterValidator(_checked), Field(json_schema_extra=_HINT_SCHEMA)]
 RestColumns = Annotated[dict[str, RestColumnType], BeforeValidator(_not_split)]
 COLUMNS_DESCRIPTION = (
-    "Column types to load as, whatever the source sends: `{total: decimal(10,2)}` (also text, "
-    "bigint, double, bool, date, time, timestamp, json, binary)."
+    "Column types to load as, whatever the source sends, one per line: `total: decimal(10,2)` "
+    "(also text, bigint, double, bool, date, time, timestamp, json, binary). In flow style "
+    'quote the type: `{total: "decimal(10,2)"}`.'
 )
 
 

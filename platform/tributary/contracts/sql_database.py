@@ -68,7 +68,8 @@ class SqlTable(Strict):
         given = [k for k in ("table", "shards", "query") if getattr(self, k)]
         if len(given) > 1:
             raise ValueError(f"give one of `table`, `shards` or `query`, not {' and '.join(given)}")
-        load_mode(self.load, self.primary_key, bool(self.incremental))  # a key never appends
+        # A merge without a key, or an append with one, is an error.
+        load_mode(self.load, self.primary_key, bool(self.incremental))
         if self.initial_value is not None and not self.incremental:
             raise ValueError("`initial_value` needs `incremental` (the cursor column it starts)")
         if self.incremental and self.mode == "replace":
