@@ -10,7 +10,6 @@ extracted package left pending, as a killed or locked-out run leaves it).
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,22 +140,15 @@ def test_rest_rerun_through_dagster_after_another_source_failed(tmp_path, settin
     assert rows_and_keys(settings, "raw_flaky.items") == (8, 8)
 
 
-@pytest.fixture
-def pg_schema(postgres_url: str) -> Iterator[tuple[sa.Engine, str]]:
-    schema = f"i_ingest_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as con:
-        con.execute(sa.schema.CreateSchema(schema))
-    yield engine, schema
-    with engine.begin() as con:
-        con.execute(sa.schema.DropSchema(schema, cascade=True))
-    engine.dispose()
-
-
 def test_sql_full_loads_rerun_after_a_failed_load_keep_one_row_per_key(
-    tmp_path, settings, postgres_url, pg_schema
+    tmp_path, settings, database
 ):
-    engine, schema = pg_schema
+    """On SQLite, PostgreSQL and MariaDB (the `database` fixture drops what it made)."""
+    url, schema = database
+    engine = sa.create_engine(url)
+    if schema:
+        with engine.begin() as con:
+            con.execute(sa.schema.CreateSchema(schema))
     accounts = sa.Table(
         "accounts",
         sa.MetaData(schema=schema),
@@ -172,16 +164,17 @@ def test_sql_full_loads_rerun_after_a_failed_load_keep_one_row_per_key(
         "sql_database",
         f"""
         credentials: ${{LEDGER_URL}}
-        schema: {schema}
+        schema: {schema or "null"}
         tables:
           - {{name: accounts, primary_key: id}}    # keyed, no cursor: merged on the key
           - {{name: everything, table: accounts}}  # no key, no cursor: replaced
         """,
     )
-    environ = {"LEDGER_URL": postgres_url}
+    environ = {"LEDGER_URL": url}
     run(spec, settings, environ)
     with engine.begin() as con:
         con.execute(accounts.update().where(accounts.c.id == 7).values(name="renamed"))
+    engine.dispose()
     failed_run(spec, settings, environ)
     run(spec, settings, environ)
     run(spec, settings, environ)
