@@ -181,7 +181,7 @@ def _field_rows(entity: Entity, feeding: list[MappedTable]) -> list[str]:
     rows = []
     for field_name, field in entity.fields.items():
         fed = [
-            f"{t.source.name}.{t.table}.`{src}`"
+            f"{t.source.name}.{t.table}." + " + ".join(f"`{s}`" for s in [src, *(fmap.join or [])])
             for t in feeding
             for src, fmap in t.mapping.field_maps().items()
             if fmap.to == field_name
