@@ -20,7 +20,8 @@ from tributary.standardize.suggest.mapping_edit import (
 from tributary.standardize.suggest.names import name_evidence, normalize_name
 from tributary.standardize.suggest.profiles import detect_date_formats, profile_values
 from tributary.standardize.suggest.report import report_lines
-from tributary.standardize.suggest.scoring import Suggestion, assign, suggest_table
+from tributary.standardize.suggest.scoring import Suggestion, assign
+from tributary.standardize.suggest.table import suggest_table
 from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
 
 # A slice of the data dictionary, kept here so these tests do not move when it is edited.
@@ -30,6 +31,7 @@ DICTIONARY = Dictionary.model_validate(
 entities:
   employee:
     description: A person employed by the company.
+    synonyms: [staff]
     key: employee_id
     fields:
       employee_id: {type: id, format: "E%05d", description: Canonical id.,
@@ -42,6 +44,7 @@ entities:
       email: {type: email, description: Work e-mail., synonyms: [mail]}
   customer:
     description: A company that buys from us.
+    synonyms: [account]
     key: customer_id
     fields:
       customer_id: {type: id, description: Customer id., synonyms: [客户编号]}
@@ -136,14 +139,14 @@ def test_european_decimals_get_a_comma_decimal_mark():
 
 def test_money_currency_from_symbols_or_header():
     yuan = p("monthly_salary", ["¥12,345.00", "¥ 9,800", "15000.00"])
-    assert by_column(suggest_table("hr", "e", [yuan], DICTIONARY))["monthly_salary"].options == {
+    assert by_column(suggest_table("hr", "employees", [yuan], DICTIONARY))["monthly_salary"].options == {
         "currency": "CNY"
     }
     usd = p("金额(USD)", ["4,067.36", "1,078.31", "141.80"])
     amount = by_column(suggest_table("finance", "invoices", [usd], DICTIONARY))["金额(USD)"]
     assert (amount.field, amount.options) == ("amount", {"currency": "USD"})
     bare = p("salary", ["12345.00", "9800.50"])
-    salary = by_column(suggest_table("hr", "e", [bare], DICTIONARY))["salary"]
+    salary = by_column(suggest_table("hr", "employees", [bare], DICTIONARY))["salary"]
     assert salary.problem and "currency" in salary.problem  # never written without one
 
 
