@@ -19,6 +19,7 @@ from tributary.standardize.suggest.mapping_edit import (
     new_file,
     with_additions,
 )
+from tributary.standardize.suggest.proposals import write_proposal
 from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
 from tributary.standardize.suggest.table import TableSuggestion
 

@@ -72,7 +72,9 @@ def currency_column(profiles: list[ColumnProfile]) -> ColumnProfile | None:
     return found[0] if len(found) == 1 else None
 
 
-def with_currency_field(chosen: list[Suggestion], profiles: list[ColumnProfile]) -> list[Suggestion]:
+def with_currency_field(
+    chosen: list[Suggestion], profiles: list[ColumnProfile]
+) -> list[Suggestion]:
     """Money suggestions without a currency take it from the table's currency column."""
     column = currency_column(profiles)
     if column is None:

@@ -1,4 +1,4 @@
-""""No entity fits": a new entity with the table's columns as its fields, written as a patch
+""" "No entity fits": a new entity with the table's columns as its fields, written as a patch
 to review (``sources/dictionary/proposed/<entity>.yaml``), valid against the dictionary
 contract and never merged by a program. A person moves it into ``entities.yaml`` (naming,
 describing and typing its fields better), then suggests again: the table then maps by name.
@@ -26,7 +26,9 @@ def proposal_path(sources_dir: Path, entity: str) -> Path:
 
 def _field_name(column: str, index: int) -> str:
     text = normalize_name(column).text
-    return text if text[:1].isascii() and text[:1].isalpha() and text.isascii() else f"field_{index}"
+    return (
+        text if text[:1].isascii() and text[:1].isalpha() and text.isascii() else f"field_{index}"
+    )
 
 
 def _field_type(profile: ColumnProfile, is_key: bool) -> str:
@@ -80,7 +82,7 @@ def proposal_text(entity: str, data: dict) -> str:
     Dictionary.model_validate({"entities": {entity: data}})
     header = [
         SCHEMA_LINE,
-        f"# A new entity proposed by `tributary map suggest`: no entity of the dictionary fits {entity}.",
+        f"# {entity}: proposed by `tributary map suggest`, as no entity of the dictionary fits.",
         "# Review it (names, descriptions, types), move it into ../entities.yaml, then run",
         "# `tributary map suggest` again. Nothing merges this file by itself.",
     ]

@@ -3,6 +3,7 @@ value evidence, and one column per field, greedily by confidence."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,13 +35,16 @@ class Suggestion:
 
 
 def score_pair(
-    profile: ColumnProfile, entity_name: str, entity: Entity, field_name: str
+    profile: ColumnProfile,
+    entity_name: str,
+    entity: Entity,
+    field_name: str,
+    renames: Sequence[tuple[str, str]] = (),
 ) -> Suggestion:
-    """The confidence that a column feeds a field, from its name and its values."""
+    """The confidence that a column feeds a field, from its name and its values; ``renames``
+    are the dictionary's (entity synonym, entity) pairs (`client` is `customer`)."""
     canonical = entity.fields[field_name]
-    name, name_why = name_evidence(
-        profile.name, entity_name, field_name, canonical, entity.synonyms
-    )
+    name, name_why = name_evidence(profile.name, entity_name, field_name, canonical, renames)
     fit, fit_why = value_fit(profile, canonical, is_key=field_name in entity.keys)
     if canonical.required and profile.null_share > 0.5:
         fit, fit_why = fit * 0.7, f"{fit_why}; {percent(profile.null_share)} empty, field required"
@@ -103,8 +107,9 @@ class OpenColumns:
 
     def pairs(self, dictionary: Dictionary, entity_name: str) -> list[Suggestion]:
         entity = dictionary.entities[entity_name]
+        renames = [(s, n) for n, e in dictionary.entities.items() for s in e.synonyms]
         return [
-            score_pair(p, entity_name, entity, f)
+            score_pair(p, entity_name, entity, f, renames)
             for p in self.candidates
             for f in entity.fields
             if f not in self.taken_fields
