@@ -189,10 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     suggest_command.add_argument("source")
     suggest_command.add_argument("--table", help="only this table of the source")
     suggest_command.add_argument(
-        "--min-confidence",
-        type=float,
-        default=0.8,
-        help="the least confidence to accept (of the suggestions at 0.8 or more, 9 in 10 are right)",
+        "--min-confidence", type=float, default=0.8, help="the least confidence to accept"
     )
     suggest_command.add_argument(
         "--accept", action="store_true", help="write them into sources/<source>.mapping.yaml"

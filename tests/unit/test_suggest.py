@@ -21,8 +21,8 @@ from tributary.standardize.suggest.names import name_evidence, normalize_name
 from tributary.standardize.suggest.profiles import detect_date_formats, profile_values
 from tributary.standardize.suggest.report import report_lines
 from tributary.standardize.suggest.scoring import Suggestion, assign
-from tributary.standardize.suggest.table import suggest_table
 from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
+from tributary.standardize.suggest.table import suggest_table
 
 # A slice of the data dictionary, kept here so these tests do not move when it is edited.
 DICTIONARY = Dictionary.model_validate(
@@ -395,15 +395,8 @@ def test_a_lookup_of_an_id_and_a_name_is_proposed_as_a_new_entity(table, columns
 
 
 def test_accept_writes_proposals_as_dictionary_patches_and_never_merges_them(tmp_path):
-    unit = suggest_table(
-        "hr", "accounts", [p("unitID", ["1", "2"], db_type="BIGINT"), p("unitName", ["Box", "Pack"])],
-        DICTIONARY,
-    )  # fmt: skip
-    assert unit.proposal is None  # `accounts` is named for the customer entity
-    lookup = suggest_table(
-        "hr", "lkp_unit", [p("unitID", ["1", "2"], db_type="BIGINT"), p("unitName", ["Box", "Pack"])],
-        DICTIONARY,
-    )  # fmt: skip
+    lookup_columns = [p("unitID", ["1", "2"], db_type="BIGINT"), p("unitName", ["Box", "Pack"])]
+    lookup = suggest_table("hr", "lkp_unit", lookup_columns, DICTIONARY)
     result = result_for([lookup], tmp_path)
     assert accepted(result, 0.8) == ([], [])
     notes = write_proposals(result, tmp_path)

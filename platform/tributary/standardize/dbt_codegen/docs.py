@@ -210,6 +210,11 @@ def dictionary_page(mappings: list[SourceMapping], dictionary: Dictionary) -> st
     ]
     for name, entity in dictionary.entities.items():
         out += ["", f"## {name}", "", entity.description, ""]
+        if entity.synonyms:
+            out += [
+                f"Also called (tables `map suggest` reads as it): {', '.join(entity.synonyms)}",
+                "",
+            ]
         out.append(
             f"Key: `{', '.join(entity.keys)}` · match: {', '.join(entity.match)} · "
             f"survivorship: {_rule_text(entity.survivorship.default)}"
