@@ -117,8 +117,10 @@ def suggest_table(
     open_ = OpenColumns([p for p in candidates if p.name not in named_by], taken_fields)
     choice = _entity(table, dictionary, open_, existing, floor)
     proposal, entity_name = None, choice.entity
-    if choice.entity is None:
+    if choice.entity is None and profiles:
         entity_name, proposal = proposed_entity(source, table, profiles)
+    elif choice.entity is None:  # nothing but the platform's own columns
+        entity_name = "(none)"
     chosen = _fields(choice, dictionary, open_, parts, profiles)
     order = {p.name: i for i, p in enumerate(profiles)}  # the table's own column order
     return TableSuggestion(
