@@ -11,7 +11,6 @@ runs: the analyst tables hold the small business's staff, clients and invoices a
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import uuid
@@ -30,7 +29,7 @@ from tributary.contracts.dictionary import Dictionary, load_dictionary
 from tributary.contracts.source import load_specs
 from tributary.demo_run import environment, materialize_all
 from tributary.ingest.assets import build_ingest
-from tributary.settings import PROJECT_ROOT, Settings
+from tributary.settings import Settings
 
 SOURCE = """\
 # A small business's accounting database, every table of its schema.
@@ -52,27 +51,15 @@ TABLE = re.compile(r"^(?P<table>\w+) → (?P<new>new )?entity (?P<entity>\w+)  "
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str):
-    """A copy of the project's sources and dbt project, and the small business in its own
-    PostgreSQL schema (dropped afterwards)."""
-    shutil.copytree(PROJECT_ROOT / "sources", tmp_path / "sources")
-    shutil.copytree(
-        PROJECT_ROOT / "dbt_project",
-        tmp_path / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
-    monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TRIBUTARY_SOURCES_DIR", str(tmp_path / "sources"))
-    monkeypatch.setenv("TRIBUTARY_DBT_PROJECT_DIR", str(tmp_path / "dbt_project"))
+def smallbiz_project(project: Settings, monkeypatch: pytest.MonkeyPatch, postgres_url: str):
+    """The project copy, and the small business in its own PostgreSQL schema (dropped after)."""
     monkeypatch.setenv("SMALLBIZ_URL", postgres_url)
-    for key in ("TRIBUTARY_WAREHOUSE", "TRIBUTARY_SNAPSHOT"):
-        monkeypatch.delenv(key, raising=False)
     schema = f"i_suggest_smallbiz_{uuid.uuid4().hex[:8]}"
     biz = smallbiz.create(postgres_url, schema)
-    (tmp_path / "sources" / "smallbiz.yaml").write_text(
+    (project.sources_dir / "smallbiz.yaml").write_text(
         SOURCE.format(schema=schema), encoding="utf-8"
     )
-    yield Settings.from_env(), biz
+    yield project, biz
     smallbiz.drop(postgres_url, schema)
 
 
@@ -143,8 +130,8 @@ def accuracy(report: str) -> dict:
 
 
 @pytest.mark.e2e
-def test_a_never_seen_database_is_onboarded(project, capsys):
-    settings, biz = project
+def test_a_never_seen_database_is_onboarded(smallbiz_project, capsys):
+    settings, biz = smallbiz_project
     tributary("discover", "smallbiz")
     tables = set(load_specs(settings.sources_dir)[-1].table_names())
     assert tables >= set(smallbiz.TRUTH), tables
@@ -197,27 +184,22 @@ def test_a_never_seen_database_is_onboarded(project, capsys):
 def check_analyst_tables(settings: Settings, biz: smallbiz.SmallBiz) -> None:
     """The published marts hold the small business's people, clients and invoices."""
     with duckdb.connect(str(settings.snapshot), read_only=True) as con:
-        employees = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select employee_id, full_name, email, hire_date, source_systems "
-                "from marts.dim_employee where list_contains(source_systems, 'smallbiz')"
-            ).fetchall()
-        }
-        customers = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select customer_id, company_name, phone_e164, email from marts.dim_customer "
-                "where customer_id in (select cast(unnest(range(501, 513)) as varchar))"
-            ).fetchall()
-        }
-        invoices = {
-            r[0]: r[1:]
-            for r in con.execute(
-                "select invoice_id, customer_id, invoice_date, amount, amount_currency "
-                "from marts.fct_invoices where not starts_with(invoice_id, 'INV')"
-            ).fetchall()
-        }
+
+        def by_key(sql: str) -> dict:
+            return {r[0]: r[1:] for r in con.execute(sql).fetchall()}
+
+        employees = by_key(
+            "select employee_id, full_name, email, hire_date, source_systems "
+            "from marts.dim_employee where list_contains(source_systems, 'smallbiz')"
+        )
+        customers = by_key(
+            "select customer_id, company_name, phone_e164, email from marts.dim_customer "
+            "where customer_id in (select cast(unnest(range(501, 513)) as varchar))"
+        )
+        invoices = by_key(
+            "select invoice_id, customer_id, invoice_date, amount, amount_currency "
+            "from marts.fct_invoices where not starts_with(invoice_id, 'INV')"
+        )
     assert employees == {
         f"E{e['empID']:05d}": (
             f"{e['firstName']} {e['lastName']}",
