@@ -439,7 +439,9 @@ def test_total_is_the_invoice_amount_in_the_currency_beside_it():
         p("total", ["120.50", "99.00"], db_type="DECIMAL(10,2)"),
         p("currencyCode", ["USD", "EUR"]),
     ]
-    amount = by_column(suggest_table("shop", "tblInvoice", columns, dictionary))["total"]
+    table = suggest_table("shop", "tblInvoice", columns, dictionary)
+    assert "currencyCode" not in {c for c, _ in table.unmapped}  # it says the currency
+    amount = by_column(table)["total"]
     assert (amount.field, amount.options, amount.problem) == (
         "amount", {"currency_field": "currencyCode"}, ""
     )  # fmt: skip

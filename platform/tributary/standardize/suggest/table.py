@@ -52,7 +52,9 @@ def _best_guesses(
     candidates: list[ColumnProfile], pairs: list[Suggestion], chosen: list[Suggestion]
 ) -> list[tuple[str, Suggestion | None]]:
     """Each column left unchosen, with its best (too weak) pair if it has one."""
-    taken = {c for s in chosen for c in (s.column, *s.options.get("join", []))}
+    taken = {s.column for s in chosen}
+    taken |= {c for s in chosen for c in s.options.get("join", [])}
+    taken |= {s.options["currency_field"] for s in chosen if "currency_field" in s.options}
     best_guess: dict[str, Suggestion] = {}
     for pair in sorted(pairs, key=lambda p: -p.confidence):
         best_guess.setdefault(pair.column, pair)
