@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 UV := .tools/bin/uv
-export DAGSTER_HOME := $(CURDIR)
-export TRIBUTARY_DAGSTER_STORAGE := $(CURDIR)/data/dagster
+# The Dagster instance: history under data/dagster, settings from dagster.yaml (linked there).
+export DAGSTER_HOME := $(CURDIR)/data/dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export DO_NOT_TRACK := 1
 
@@ -25,13 +25,15 @@ install: $(UV)
 prepare: install
 	cd dbt_project && ../$(VENV)/bin/dbt parse --quiet --profiles-dir .
 
-demo: prepare
-	mkdir -p data/dagster
+$(DAGSTER_HOME)/dagster.yaml:
+	mkdir -p $(DAGSTER_HOME)
+	ln -sfn $(CURDIR)/dagster.yaml $@
+
+demo: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/tributary validate
 	$(VENV)/bin/tributary demo run
 
-dev: prepare
-	mkdir -p data/dagster
+dev: prepare $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/tributary demo dev
 
 test: prepare

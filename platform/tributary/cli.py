@@ -1,4 +1,8 @@
-"""`tributary …`: the commands people type (validate sources, run and serve the demo)."""
+"""`tributary …`: the commands people type (validate and run sources, run and serve the demo).
+
+Only the commands that run something import Dagster, dbt or scikit-learn, inside their own
+functions: the others start in a second or two (bench/startup.py, tests/unit/test_startup.py).
+"""
 
 import argparse
 import json
@@ -10,6 +14,8 @@ from pathlib import Path
 
 from tributary.contracts.specfile import SpecErrors
 from tributary.settings import Settings
+
+STEPS = ("ingest", "build", "check", "publish")  # `tributary run --only` (automation/jobs.py)
 
 
 def validate(settings: Settings) -> int:
@@ -135,6 +141,12 @@ def map_suggest(
     return 0
 
 
+def run(settings: Settings, sources: list[str], only: str | None) -> int:
+    from tributary.run import run_sources
+
+    return run_sources(settings, sources, only)
+
+
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
     from tributary.demo_run import run_demo
 
@@ -172,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check every file under sources/")
+    run_command = commands.add_parser(
+        "run", help="load sources, build what depends on them, check, publish, summarize"
+    )
+    run_command.add_argument("sources", nargs="*", metavar="SOURCE", help="default: all")
+    run_command.add_argument(
+        "--only", choices=STEPS, help="one part: raw loads, models, checks or the snapshot"
+    )
     discover_command = commands.add_parser(
         "discover", help="add the tables matching a SQL source's `discover` patterns to its file"
     )
@@ -212,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.command == "validate":
         return validate(settings)
+    if args.command == "run":
+        return run(settings, args.sources, args.only)
     if args.command == "schema":
         return schema(settings, args.check)
     if args.command == "generate":
