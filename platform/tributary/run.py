@@ -29,10 +29,15 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def run_instance(settings: Settings) -> dg.DagsterInstance:
     """The instance at ``$DAGSTER_HOME`` (where `dagster dev` keeps its history); without it,
-    the one under the data folder that `make dev` uses (``data/dagster``)."""
+    the one under the data folder that `make dev` uses (``data/dagster``, with the project's
+    ``dagster.yaml`` linked in as the Makefile does)."""
     if not os.environ.get("DAGSTER_HOME"):
         home = settings.data_dir / "dagster"
         home.mkdir(parents=True, exist_ok=True)
+        instance_file = settings.project_root / "dagster.yaml"
+        link = home / "dagster.yaml"
+        if instance_file.exists() and not (link.exists() or link.is_symlink()):
+            link.symlink_to(instance_file)
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
