@@ -100,7 +100,10 @@ def _locked(fn: Callable[..., Any], warehouse: Warehouse) -> Callable[..., Any]:
     """
 
     def lock() -> AbstractContextManager[None]:
-        log = dg.OpExecutionContext.get().log.warning
+        try:
+            log = dg.OpExecutionContext.get().log.warning
+        except dg.DagsterInvariantViolationError:  # called outside a step (direct invocation)
+            log = None
         return warehouse_lock(warehouse.file, warehouse.lock_timeout_s, log=log)
 
     if inspect.isgeneratorfunction(fn):

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from tributary.definitions import build_definitions
-from tributary.run import QUIET, run_instance
+from tributary.run import execute, run_instance
 from tributary.settings import Settings
 from tributary.summary import summarize
 
@@ -32,7 +32,7 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance) -> dg.Exec
     """Every asset with all its checks, in process, in dependency order."""
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
+    return execute(job, settings, instance, "tributary demo run")
 
 
 def run_demo(settings: Settings, seed: int = 7, scale: float = 1.0) -> int:

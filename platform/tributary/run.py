@@ -9,6 +9,7 @@ thing, and each appears in the same run history.
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 import dagster as dg
 
@@ -23,6 +24,7 @@ from tributary.contracts.specfile import SpecErrors
 from tributary.definitions import build_definitions
 from tributary.settings import Settings
 from tributary.summary import summarize
+from tributary.warehouse import warehouse_lock
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -68,11 +70,20 @@ def run_sources(settings: Settings, names: Sequence[str], only: str | None) -> i
         job = job.get_subset(
             asset_selection=assets, asset_check_selection=part.resolve_checks(graph)
         )
-    result = job.execute_in_process(
-        run_config=QUIET, instance=run_instance(settings), raise_on_error=False
-    )
+    result = execute(job, settings, run_instance(settings), f"tributary run {' '.join(names)}")
     print(summarize(result, settings))
     return 0 if result.success else 1
+
+
+def execute(
+    job: dg.JobDefinition, settings: Settings, instance: dg.DagsterInstance, what: str
+) -> dg.ExecuteInProcessResult:
+    """Run ``job`` in this process, holding the warehouse lock from its first step to its
+    publish: a run is one write-audit-publish, and another run's writes between its checks
+    and its publish would rightly stop the publish. Its steps' own holds nest inside."""
+    holder = f"pid {os.getpid()} ({what.strip()}, started {datetime.now():%H:%M:%S})"
+    with warehouse_lock(settings.warehouse, settings.warehouse_lock_timeout_s, holder=holder):
+        return job.execute_in_process(run_config=QUIET, instance=instance, raise_on_error=False)
 
 
 def job_for(
