@@ -180,7 +180,8 @@ def demo_dev(settings: Settings, seed: int, scale: float) -> int:
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def command_line() -> argparse.ArgumentParser:
+    """Every command and its arguments."""
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check every file under sources/")
@@ -227,7 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--scale", type=float, default=1.0)
         if name == "advance":
             sub.add_argument("--days", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = command_line().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "validate":
         return validate(settings)
