@@ -93,7 +93,7 @@ def job_for(
     to that: one source's refresh, the refresh of everything, or (a few sources together)
     Dagster's own job of all assets, narrowed to theirs."""
     if len(chosen) == 1:
-        return defs.get_job_def(source_job_name(chosen[0])), sources_selection(chosen), False
+        return defs.resolve_job_def(source_job_name(chosen[0])), sources_selection(chosen), False
     if every:
-        return defs.get_job_def(refresh_all.name), dg.AssetSelection.all(), False
+        return defs.resolve_job_def(refresh_all.name), dg.AssetSelection.all(), False
     return defs.resolve_implicit_global_asset_job_def(), sources_selection(chosen), True
