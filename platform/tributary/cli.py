@@ -164,8 +164,10 @@ def demo_advance(settings: Settings, days: int, seed: int, scale: float) -> int:
 def demo_dev(settings: Settings, seed: int, scale: float) -> int:
     """The demo systems on fixed loopback ports, and the Dagster UI on the same code location."""
     from demo_enterprise import DemoEnterprise
+    from tributary.run import use_dagster_home
 
     enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
+    use_dagster_home(settings)  # the history `tributary run` writes, also typed outside make
     with enterprise.serve(hr_port=8701, crm_port=8702) as env:
         print(
             f"demo enterprise serving (day {enterprise.day}): HR {env['HR_BASE_URL']}, "

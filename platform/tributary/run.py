@@ -30,18 +30,22 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def run_instance(settings: Settings) -> dg.DagsterInstance:
-    """The instance at ``$DAGSTER_HOME`` (where `dagster dev` keeps its history); without it,
-    the one under the data folder that `make dev` uses (``data/dagster``, with the project's
-    ``dagster.yaml`` linked in as the Makefile does)."""
-    if not os.environ.get("DAGSTER_HOME"):
-        home = settings.data_dir / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        instance_file = settings.project_root / "dagster.yaml"
-        link = home / "dagster.yaml"
-        if instance_file.exists() and not (link.exists() or link.is_symlink()):
-            link.symlink_to(instance_file)
-        os.environ["DAGSTER_HOME"] = str(home)
+    """The instance at ``settings.dagster_home`` (``$DAGSTER_HOME``, else ``data/dagster``),
+    where `dagster dev` and `make dev` keep their history; a home of Tributary's own gets the
+    project's ``dagster.yaml`` linked in, as the Makefile does."""
+    use_dagster_home(settings)
     return dg.DagsterInstance.get()
+
+
+def use_dagster_home(settings: Settings) -> str:
+    """Point ``$DAGSTER_HOME`` at ``settings.dagster_home`` (made if missing) and return it."""
+    home = settings.dagster_home or settings.data_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    instance_file, link = settings.project_root / "dagster.yaml", home / "dagster.yaml"
+    if home == settings.data_dir / "dagster" and not (link.exists() or link.is_symlink()):
+        link.symlink_to(instance_file)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return str(home)
 
 
 def run_sources(settings: Settings, names: Sequence[str], only: str | None) -> int:

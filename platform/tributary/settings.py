@@ -30,6 +30,8 @@ class Settings:
     dbt_project_dir: Path
     base_currency: str
     warehouse_lock_timeout_s: float = LOCK_TIMEOUT_S  # TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT
+    # The Dagster instance runs are recorded in: $DAGSTER_HOME, else data/dagster (as `make`).
+    dagster_home: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
                 env.get("TRIBUTARY_DBT_PROJECT_DIR", root / "dbt_project")
             ).resolve(),
             base_currency=env.get("TRIBUTARY_BASE_CURRENCY", "USD"),
+            dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster").resolve(),
             warehouse_lock_timeout_s=float(
                 env.get("TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT", LOCK_TIMEOUT_S)
             ),
