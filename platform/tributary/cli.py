@@ -1,4 +1,8 @@
-"""`tributary …`: the commands people type (validate sources, run and serve the demo)."""
+"""`tributary …`: the commands people type (validate and run sources, run and serve the demo).
+
+Only the commands that run something import Dagster, dbt or scikit-learn, inside their own
+functions: the others start in a second or two (bench/startup.py, tests/unit/test_startup.py).
+"""
 
 import argparse
 import json
@@ -10,6 +14,8 @@ from pathlib import Path
 
 from tributary.contracts.specfile import SpecErrors
 from tributary.settings import Settings
+
+STEPS = ("ingest", "build", "check", "publish")  # `tributary run --only` (automation/jobs.py)
 
 
 def validate(settings: Settings) -> int:
@@ -135,6 +141,12 @@ def map_suggest(
     return 0
 
 
+def run(settings: Settings, sources: list[str], only: str | None) -> int:
+    from tributary.run import run_sources
+
+    return run_sources(settings, sources, only)
+
+
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
     from tributary.demo_run import run_demo
 
@@ -152,8 +164,10 @@ def demo_advance(settings: Settings, days: int, seed: int, scale: float) -> int:
 def demo_dev(settings: Settings, seed: int, scale: float) -> int:
     """The demo systems on fixed loopback ports, and the Dagster UI on the same code location."""
     from demo_enterprise import DemoEnterprise
+    from tributary.run import use_dagster_home
 
     enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
+    use_dagster_home(settings)  # the history `tributary run` writes, also typed outside make
     with enterprise.serve(hr_port=8701, crm_port=8702) as env:
         print(
             f"demo enterprise serving (day {enterprise.day}): HR {env['HR_BASE_URL']}, "
@@ -168,10 +182,18 @@ def demo_dev(settings: Settings, seed: int, scale: float) -> int:
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def command_line() -> argparse.ArgumentParser:
+    """Every command and its arguments."""
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("validate", help="check every file under sources/")
+    run_command = commands.add_parser(
+        "run", help="load sources, build what depends on them, check, publish, summarize"
+    )
+    run_command.add_argument("sources", nargs="*", metavar="SOURCE", help="default: all")
+    run_command.add_argument(
+        "--only", choices=STEPS, help="one part: raw loads, models, checks or the snapshot"
+    )
     discover_command = commands.add_parser(
         "discover", help="add the tables matching a SQL source's `discover` patterns to its file"
     )
@@ -208,10 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--scale", type=float, default=1.0)
         if name == "advance":
             sub.add_argument("--days", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = command_line().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "validate":
         return validate(settings)
+    if args.command == "run":
+        return run(settings, args.sources, args.only)
     if args.command == "schema":
         return schema(settings, args.check)
     if args.command == "generate":

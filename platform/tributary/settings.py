@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# How long a step waits for another process's hold on the warehouse before it fails.
+LOCK_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class Settings:
     sources_dir: Path
     dbt_project_dir: Path
     base_currency: str
+    warehouse_lock_timeout_s: float = LOCK_TIMEOUT_S  # TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT
+    # The Dagster instance runs are recorded in: $DAGSTER_HOME, else data/dagster (as `make`).
+    dagster_home: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +51,10 @@ class Settings:
                 env.get("TRIBUTARY_DBT_PROJECT_DIR", root / "dbt_project")
             ).resolve(),
             base_currency=env.get("TRIBUTARY_BASE_CURRENCY", "USD"),
+            dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster").resolve(),
+            warehouse_lock_timeout_s=float(
+                env.get("TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT", LOCK_TIMEOUT_S)
+            ),
         )
 
     @property

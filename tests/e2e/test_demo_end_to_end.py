@@ -15,7 +15,8 @@ import pytest
 
 from demo_enterprise import STATUSES, DemoEnterprise
 from tributary.contracts.resolved import load_mappings_for
-from tributary.demo_run import environment, materialize_all, summarize
+from tributary.demo_run import environment, materialize_all
+from tributary.summary import summarize
 
 SEED, SCALE = 11, 0.2
 

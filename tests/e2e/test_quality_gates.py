@@ -19,7 +19,8 @@ import pytest
 from demo_enterprise import DemoEnterprise
 from demo_enterprise.finance import ENCODING, INVOICE_HEADER
 from tributary.definitions import build_definitions
-from tributary.demo_run import environment, materialize_all, summarize
+from tributary.demo_run import environment, materialize_all
+from tributary.summary import summarize
 
 SEED, SCALE = 11, 0.2
 LATER = "2030-01-01 00:00:00.000000"  # a newer change, so the incremental load picks it up

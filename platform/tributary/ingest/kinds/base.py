@@ -1,10 +1,11 @@
 """The protocol a source kind implements: what the kind-independent ingest layer asks of it."""
 
+from __future__ import annotations
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import dlt
 from dlt.common.schema import Schema
 from dlt.extract.source import DltSource
@@ -12,12 +13,15 @@ from pydantic import BaseModel
 
 from tributary.contracts.source import SourceSpec
 
+if TYPE_CHECKING:  # `tributary validate` and `discover` load the kinds and never need dagster
+    import dagster as dg
+
 # (section, schema, values to redact) -> the dlt source; the section is the spec's own section,
 # its ``${VARS}`` unresolved at definition time and resolved at run time (see ingest/sources.py).
 BuildSource = Callable[[Any, Schema, Sequence[str]], DltSource]
 # (pipeline after a run, its tables) -> extra asset metadata by table.
 LoadMetadata = Callable[[dlt.Pipeline, Sequence[str]], dict[str, dict[str, Any]]]
-Sensors = Callable[[SourceSpec], list[dg.SensorDefinition]]
+Sensors = Callable[[SourceSpec], "list[dg.SensorDefinition]"]
 
 
 def no_load_metadata(pipeline: dlt.Pipeline, tables: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -129,8 +129,8 @@ def _open_warehouse(warehouse: Path, spec: SourceSpec) -> duckdb.DuckDBPyConnect
     """The warehouse, read only; a missing or locked file is a one-line error."""
     if not warehouse.exists():
         raise SuggestError(
-            f"no warehouse at {warehouse} yet — materialize the {spec.name} source "
-            f"({spec.dataset}/*) in the Dagster UI (`make dev`) first"
+            f"no warehouse at {warehouse} yet — load the {spec.name} source first: "
+            f"`tributary run {spec.name} --only ingest`"
         )
     try:
         return duckdb.connect(str(warehouse), read_only=True)
@@ -151,8 +151,8 @@ def _missing(
     if len(missing) == len(wanted):
         what = f"{spec.dataset}.{table}" if table else f"{spec.dataset}"
         raise SuggestError(
-            f"{what} is not loaded yet — materialize the {spec.name} source "
-            f"({spec.dataset}/*) in the Dagster UI (`make dev`) first, then suggest"
+            f"{what} is not loaded yet — load the {spec.name} source first "
+            f"(`tributary run {spec.name} --only ingest`), then suggest"
         )
     return missing
 

@@ -30,16 +30,13 @@ def changed_files(current: dict[str, float], seen: dict[str, float]) -> list[str
 
 
 def export_sensor(spec: SourceSpec) -> dg.SensorDefinition:
-    """Runs the source's tables and everything downstream when a file arrives or changes."""
-    job = dg.define_asset_job(
-        f"{spec.name}_refresh",
-        selection=dg.AssetSelection.key_prefixes([spec.dataset]).downstream(),
-    )
+    """Runs the source's refresh job (its tables and everything downstream, defined by the
+    automation layer for every source) when a file arrives or changes."""
     globs = [table.glob for table in spec.filesystem.tables]
 
     @dg.sensor(
         name=f"{spec.name}_export_sensor",
-        job=job,
+        job_name=f"{spec.name}_refresh",
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Loads {spec.name}'s files as soon as one lands in its folder.",
