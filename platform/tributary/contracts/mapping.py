@@ -12,7 +12,9 @@ from typing import Literal
 
 import yaml
 from dlt.common.normalizers.naming import snake_case
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from tributary.contracts.currencies import ISO_4217
 
 from tributary.contracts.dictionary import CanonicalField, Dictionary, Entity
 from tributary.contracts.source import SourceSpec
@@ -47,6 +49,18 @@ class FieldMap(Strict):
     factor: float | None = Field(
         None, description="For numbers: multiply by this (e.g. 0.01 for cents to yuan)."
     )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is not None and value not in ISO_4217:
+            close = difflib.get_close_matches(value.upper(), sorted(ISO_4217), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(
+                f"{value[:20]!r} is not an ISO 4217 currency code: write three capitals such "
+                f"as CNY, USD or EUR{hint}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_currency(self) -> "FieldMap":

@@ -8,15 +8,40 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 # Source and table names: also the DuckDB schema/table and the Dagster key, so they must
 # survive dlt's name normalization unchanged.
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+# A declared source identifier (a column or table of the source system) is quoted by the
+# dialect wherever it reaches SQL, so spaces, capitals and any letters are fine; what can only
+# be an attempt to end or comment out a statement is refused before it gets there.
+IDENTIFIER_MAX = 128
+IDENTIFIER_RULE = (
+    "a column or table name may hold letters of any script, digits, spaces and _ - . $ # @ "
+    "but no quotes, semicolons, parentheses, comment markers (-- /* */) or control characters"
+)
+_FORBIDDEN = ("\"", "'", "`", ";", "(", ")", "--", "/*", "*/")
+
+
+def check_identifier(value: str) -> str:
+    """A source column or table name, as declared; see ``IDENTIFIER_RULE``."""
+    if not value.strip():
+        raise ValueError("an empty name: give the column or table name")
+    if len(value) > IDENTIFIER_MAX:
+        raise ValueError(f"a name of {len(value)} characters: at most {IDENTIFIER_MAX}")
+    bad = [part for part in _FORBIDDEN if part in value]
+    if bad or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        shown = ", ".join(bad) if bad else "a control character"
+        raise ValueError(f"not a name ({shown} in it): {IDENTIFIER_RULE}")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(check_identifier)]
 
 
 class Strict(BaseModel):
@@ -92,6 +117,37 @@ def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
+def duplicate_keys(path: Path, node: yaml.Node | None) -> list[SpecError]:
+    """Keys given twice in one mapping: YAML keeps the last silently, hiding the first."""
+    errors: list[SpecError] = []
+    seen_nodes: set[int] = set()  # aliases share nodes: visit each once (and bombs stay small)
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if id(current) in seen_nodes:
+            continue
+        seen_nodes.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in current.value:
+                name, line = str(key.value), key.start_mark.line + 1
+                if isinstance(key, yaml.ScalarNode) and name in first:
+                    errors.append(
+                        SpecError(
+                            path,
+                            line,
+                            f"key `{name}` given twice in one mapping (first on line "
+                            f"{first[name]}); YAML would keep only this one",
+                            "remove one of them, or merge them",
+                        )
+                    )
+                first.setdefault(name, line)
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return sorted(errors, key=lambda e: e.line or 0)
+
+
 def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
     """Read and validate one YAML file, or raise SpecErrors naming each mistake's line."""
     try:
@@ -118,6 +174,9 @@ def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
         ) from None
     if not isinstance(data, dict):
         raise SpecErrors([SpecError(path, 1, "expected a mapping of keys", "see sources/")])
+    twice = duplicate_keys(path, node)
+    if twice:
+        raise SpecErrors(twice)
     try:
         return model.model_validate(data), node
     except ValidationError as exc:

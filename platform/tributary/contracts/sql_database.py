@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tributary.contracts.load_mode import LoadMode, write_disposition
-from tributary.contracts.specfile import NAME_PATTERN, Strict
+from tributary.contracts.specfile import NAME_PATTERN, Identifier, Strict
 
 DeleteMode = Literal["hard", "soft"]
 DELETED_COLUMN = "_deleted"  # the marker when no `deleted_flag` column is declared
@@ -20,8 +20,8 @@ class SqlTable(Strict):
     """One target table: a source table, same-shaped shards unioned into one, or a query."""
 
     name: str = Field(pattern=NAME_PATTERN, description="Target table name in raw_<source>.")
-    table: str | None = Field(None, description="Source table; defaults to `name`.")
-    shards: str | None = Field(
+    table: Identifier | None = Field(None, description="Source table; defaults to `name`.")
+    shards: Identifier | None = Field(
         None,
         description="Glob of same-shaped source tables (e.g. `orders_[0-9]*`) loaded into one "
         "table; column `_source_table` says where each row came from.",
@@ -29,13 +29,13 @@ class SqlTable(Strict):
     query: str | None = Field(
         None, description="A SELECT whose result is the table; `incremental` filters its result."
     )
-    primary_key: str | list[str] | None = None
-    incremental: str | None = Field(None, description="Cursor column (e.g. `updated_at`).")
+    primary_key: Identifier | list[Identifier] | None = None
+    incremental: Identifier | None = Field(None, description="Cursor column (e.g. `updated_at`).")
     initial_value: Any = None
     load: LoadMode | None = Field(
         None, description="append, replace, merge or scd2; merge when a primary_key is given."
     )
-    deleted_flag: str | None = Field(
+    deleted_flag: Identifier | None = Field(
         None,
         description="Source column marking deleted rows: true, or any non-null value for "
         "non-boolean columns (e.g. `deleted_at`).",
@@ -94,7 +94,7 @@ class Discover(Strict):
 
     include: list[str] = Field(["*"], description="Globs over source table names.")
     exclude: list[str] = Field([], description="Globs of tables to leave out.")
-    incremental: str | None = Field(
+    incremental: Identifier | None = Field(
         None, description="Cursor column given to each discovered table that has it."
     )
 
@@ -106,7 +106,7 @@ class Discover(Strict):
 
 class SqlDatabase(Strict):
     credentials: str = Field(description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`.")
-    schema_: str | None = Field(None, alias="schema")
+    schema_: Identifier | None = Field(None, alias="schema")
     backend: Literal["auto", "connectorx", "pyarrow"] = Field(
         "auto", description="auto: connectorx for PostgreSQL and MySQL/MariaDB, else pyarrow."
     )
