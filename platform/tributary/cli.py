@@ -25,8 +25,9 @@ def validate(settings: Settings) -> int:
         for spec in specs:
             build_source(spec)  # dlt's own validation of rest_api configs, shards, globs
         dictionary = load_dictionary(settings.sources_dir)
-        load_mappings(settings.sources_dir, specs, dictionary)
+        mappings = load_mappings(settings.sources_dir, specs, dictionary)
         load_hand_rules(settings.sources_dir, dictionary)
+        check_mapped_columns(settings, mappings)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -40,6 +41,25 @@ def validate(settings: Settings) -> int:
         f"{', '.join(s.name for s in specs)}"
     )
     return 0
+
+
+def check_mapped_columns(settings: Settings, mappings: list) -> None:
+    """Mapped source fields against the columns of the last load; say which were not checked."""
+    from tributary.contracts.mapping import unknown_source_fields
+    from tributary.ingest.last_load import last_load_columns
+
+    errors = []
+    for mapping in mappings:
+        columns, loaded = last_load_columns(mapping.spec, settings)
+        errors += unknown_source_fields(mapping, columns, loaded)
+        unloaded = sorted(set(mapping.mapping.tables) - set(columns))
+        if unloaded:
+            print(
+                f"{mapping.path}: not loaded yet, so the source fields of {', '.join(unloaded)} "
+                "are not checked against its columns: load it, then validate again"
+            )
+    if errors:
+        raise SpecErrors(errors)
 
 
 def generate(settings: Settings, check: bool) -> int:

@@ -245,3 +245,44 @@ def load_mappings(
     if errors:
         raise SpecErrors(errors)
     return found
+
+
+def _source_fields(tmap: TableMapping) -> list[tuple[tuple, str]]:
+    """Every source field a table's mapping names, with where in the file it is named."""
+    named = [(("fields", name), name) for name in tmap.fields]
+    named += [((key,), getattr(tmap, key)) for key in ("id", "updated_at") if getattr(tmap, key)]
+    named += [
+        (("fields", name, "currency_field"), f.currency_field)
+        for name, f in tmap.field_maps().items()
+        if f.currency_field
+    ]
+    return named
+
+
+def unknown_source_fields(
+    mapping: SourceMapping, columns: dict[str, set[str]], loaded: str
+) -> list[SpecError]:
+    """Source fields the last load did not bring: dbt would fail on them only later.
+
+    ``columns`` holds each raw table's columns as last loaded (``loaded`` says where they were
+    read); a table not loaded yet is not checked.
+    """
+    node = yaml.compose(mapping.path.read_text(encoding="utf-8"))
+    errors = []
+    for table, tmap in mapping.mapping.tables.items():
+        known = columns.get(table)
+        if not known:
+            continue
+        for loc, field in _source_fields(tmap):
+            raw = mapping.raw_column(field)
+            if raw in known:
+                continue
+            where = ("tables", table, *loc)
+            message = (
+                f"{'.'.join(where)}: source field {field!r} (raw column {raw!r}) is not in "
+                f"{mapping.spec.dataset}.{table} as last loaded ({loaded})"
+            )
+            fix = _did_you_mean(raw, sorted(c for c in known if not c.startswith("_dlt_")))
+            fix += ", or load the source again if the system added it since"
+            errors.append(SpecError(mapping.path, line_of(node, where), message, fix))
+    return errors
