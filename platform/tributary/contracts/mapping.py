@@ -15,7 +15,6 @@ from dlt.common.normalizers.naming import snake_case
 from pydantic import Field, field_validator, model_validator
 
 from tributary.contracts.currencies import ISO_4217
-
 from tributary.contracts.dictionary import CanonicalField, Dictionary, Entity
 from tributary.contracts.source import SourceSpec
 from tributary.contracts.specfile import SpecError, SpecErrors, Strict, line_of, load_model

@@ -73,7 +73,8 @@ def literal_secrets(path: Path, node: yaml.Node | None) -> list[SpecError]:
     errors = []
     for loc, scalar in _scalars(node):
         text = str(scalar.value)
-        in_url = [m.group(1) for m in (_URL_PASSWORD.match(text), _QUERY_PASSWORD.search(text)) if m]
+        found = (_URL_PASSWORD.match(text), _QUERY_PASSWORD.search(text))
+        in_url = [m.group(1) for m in found if m]
         what = ""
         if any(_is_literal(password) for password in in_url):
             what = "a password written in a URL"

@@ -25,7 +25,7 @@ IDENTIFIER_RULE = (
     "a column or table name may hold letters of any script, digits, spaces and _ - . $ # @ "
     "but no quotes, semicolons, parentheses, comment markers (-- /* */) or control characters"
 )
-_FORBIDDEN = ("\"", "'", "`", ";", "(", ")", "--", "/*", "*/")
+_FORBIDDEN = ('"', "'", "`", ";", "(", ")", "--", "/*", "*/")
 
 
 def check_identifier(value: str) -> str:
@@ -148,6 +148,43 @@ def duplicate_keys(path: Path, node: yaml.Node | None) -> list[SpecError]:
     return sorted(errors, key=lambda e: e.line or 0)
 
 
+def _key_path(node: yaml.Node | None, loc: tuple, kind: str) -> tuple[tuple, bool]:
+    """``loc`` without pydantic's union branch names (``str``, ``function-after[…]``: the
+    parts that are not keys in the file), and whether the error is only that the value has
+    another of its forms (the last part was a branch name)."""
+    kept: list[Any] = []
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == part]
+            if not match and not (last and kind == "missing"):
+                if last:
+                    return tuple(kept), True
+                continue  # a branch name: the value is still the same node
+            node = match[0] if match else None
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        elif isinstance(node, yaml.ScalarNode) and isinstance(part, str):
+            if last and kind.endswith("_type"):
+                return tuple(kept), True
+            if not last:
+                continue
+        kept.append(part)
+    return tuple(kept), False
+
+
+def _without_union_branches(errors: list[Any], node: yaml.Node | None) -> list[Any]:
+    """Errors of a value that may take several forms (``sku`` or ``{to: sku, …}``): only the
+    form the file used is reported, under the keys of the file."""
+    cleaned = [(err, *_key_path(node, err["loc"], err["type"])) for err in errors]
+    explained = [loc for _, loc, other_form in cleaned if not other_form]
+    return [
+        {**err, "loc": loc}
+        for err, loc, other_form in cleaned
+        if not (other_form and any(e[: len(loc)] == loc for e in explained))
+    ]
+
+
 def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
     """Read and validate one YAML file, or raise SpecErrors naming each mistake's line."""
     try:
@@ -188,6 +225,6 @@ def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
                     f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}",
                     _fix_for(err, _fields_at(model, err["loc"])),
                 )
-                for err in exc.errors()
+                for err in _without_union_branches(exc.errors(), node)
             ]
         ) from None

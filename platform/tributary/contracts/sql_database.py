@@ -148,7 +148,9 @@ class SqlDatabase(Strict):
         names = [t.name for t in self.tables]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"table name(s) given twice: {', '.join(twice)}")
+            raise ValueError(
+                f"table name(s) given twice: {', '.join(twice)}: give each table its own `name`"
+            )
         return self
 
     def declared(self, names: list[str]) -> set[str]:
