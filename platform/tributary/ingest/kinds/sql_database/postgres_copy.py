@@ -132,7 +132,7 @@ def copy_full_load(
         return
     yield empty
     with replacing_table(name) as target:
-        names = [target.schema.naming.normalizeident(c) for c in empty.column_names]
+        names = [target.schema.naming.normalize_identifier(c) for c in empty.column_names]
         described = f"SELECT column_name, column_type FROM (DESCRIBE {target.qualified})"
         types = dict(target.connection.execute(described).fetchall())
         parts = _page_ranges(engine, source, readers)
@@ -202,7 +202,7 @@ def _copy(
                 cur.execute("SELECT pg_export_snapshot()")
                 snapshot = cur.fetchone()[0]
         feeders = [_Feeder(engine, *part, snapshot) for part in zip(parts, pipes, strict=True)]
-        load_id_column = target.schema.naming.normalizeident("_dlt_load_id")
+        load_id_column = target.schema.naming.normalize_identifier("_dlt_load_id")
         scans = " UNION ALL ".join(
             f"SELECT * EXCLUDE ({LEAD}), $load_id AS {load_id_column} "
             f"FROM read_csv({_quoted(pipe)}, {_csv_options(types)})"
