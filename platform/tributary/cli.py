@@ -169,12 +169,13 @@ def demo_advance(settings: Settings, days: int, seed: int, scale: float) -> int:
     return 0
 
 
-def demo_dev(settings: Settings, seed: int, scale: float) -> int:
-    """The demo systems on fixed loopback ports, and the Dagster UI on the same code location."""
+def demo_dev(settings: Settings, seed: int, scale: float, host: str) -> int:
+    """The demo systems on fixed ports, and the Dagster UI on the same code location; all bound
+    to ``host`` (loopback unless --host opens them: the UI has no authentication of its own)."""
     from demo_enterprise import DemoEnterprise
 
     enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
-    with enterprise.serve(hr_port=8701, crm_port=8702) as env:
+    with enterprise.serve(hr_port=8701, crm_port=8702, host=host) as env:
         print(
             f"demo enterprise serving (day {enterprise.day}): HR {env['HR_BASE_URL']}, "
             f"CRM {env['CRM_BASE_URL']}, ERP {env['ERP_URL']}"
@@ -182,7 +183,7 @@ def demo_dev(settings: Settings, seed: int, scale: float) -> int:
         # `dagster dev` re-parses dbt with the `dbt` on PATH: the one beside this Python.
         bin_dir = os.path.dirname(sys.executable)
         path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-        cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml"]
+        cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml", "-h", host]
         return subprocess.call(
             cmd, env={**os.environ, **env, "PATH": path}, cwd=settings.project_root
         )
@@ -228,6 +229,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--scale", type=float, default=1.0)
         if name == "advance":
             sub.add_argument("--days", type=int, default=1)
+        if name == "dev":
+            sub.add_argument(
+                "--host",
+                default="127.0.0.1",
+                help="address the UI and demo systems bind (0.0.0.0 opens them to the network: "
+                "put an authenticating proxy in front, see docs/operations.md)",
+            )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "validate":
@@ -246,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_run(settings, args.seed, args.scale)
     if args.demo_command == "advance":
         return demo_advance(settings, args.days, args.seed, args.scale)
-    return demo_dev(settings, args.seed, args.scale)
+    return demo_dev(settings, args.seed, args.scale, args.host)
 
 
 if __name__ == "__main__":
