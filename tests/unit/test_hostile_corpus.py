@@ -135,3 +135,16 @@ def test_literal_secrets_pass_only_when_the_file_allows_them(tmp_path):
     outcome = try_case(case, tmp_path)
     assert outcome.code == 0, outcome.output
     assert "hunter2" not in outcome.output
+
+
+def test_a_source_never_loaded_is_named_as_not_checked(tmp_path):
+    [case] = [c for c in cases() if c["id"].startswith("mapped source column that")]
+    outcome = try_case({k: v for k, v in case.items() if k != "warehouse"}, tmp_path)
+    assert outcome.code == 0, outcome.output
+    assert f"{outcome.path}: not loaded yet" in outcome.output
+    assert "are not checked against its columns" in outcome.output
+
+
+def test_run_corpus_counts_every_case_clear():
+    tried, clear, tracebacks = run_corpus()
+    assert (tried, clear, tracebacks) == (len(cases()), len(cases()), 0)
