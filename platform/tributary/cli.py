@@ -189,6 +189,30 @@ def demo_dev(settings: Settings, seed: int, scale: float, host: str) -> int:
         )
 
 
+HOST_HELP = (
+    "address the UI and demo systems bind (default loopback; 0.0.0.0 opens them to the "
+    "network: put an authenticating proxy in front, see docs/operations.md)"
+)
+
+
+def _add_demo_commands(commands: argparse._SubParsersAction) -> None:
+    """`tributary demo run|advance|dev`."""
+    demo = commands.add_parser("demo", help="the demo enterprise")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    for name, text in [
+        ("run", "start the demo systems, build everything, publish, print a summary"),
+        ("advance", "move the demo clock so new and changed records appear"),
+        ("dev", "serve the demo systems and open the Dagster UI"),
+    ]:
+        sub = demo_commands.add_parser(name, help=text)
+        sub.add_argument("--seed", type=int, default=7)
+        sub.add_argument("--scale", type=float, default=1.0)
+        if name == "advance":
+            sub.add_argument("--days", type=int, default=1)
+        if name == "dev":
+            sub.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tributary", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -217,25 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
-    demo = commands.add_parser("demo", help="the demo enterprise")
-    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
-    for name, text in [
-        ("run", "start the demo systems, build everything, publish, print a summary"),
-        ("advance", "move the demo clock so new and changed records appear"),
-        ("dev", "serve the demo systems and open the Dagster UI"),
-    ]:
-        sub = demo_commands.add_parser(name, help=text)
-        sub.add_argument("--seed", type=int, default=7)
-        sub.add_argument("--scale", type=float, default=1.0)
-        if name == "advance":
-            sub.add_argument("--days", type=int, default=1)
-        if name == "dev":
-            sub.add_argument(
-                "--host",
-                default="127.0.0.1",
-                help="address the UI and demo systems bind (0.0.0.0 opens them to the network: "
-                "put an authenticating proxy in front, see docs/operations.md)",
-            )
+    _add_demo_commands(commands)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "validate":
