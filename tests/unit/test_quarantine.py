@@ -182,3 +182,19 @@ def test_a_declared_mart_rule_flags_the_rows_that_break_it():
         "fct_orders.amount_base_is_converted_local_amount",
     }
     assert set(found["severity"]) == {"block"}
+
+
+def test_a_rule_over_a_field_named_by_a_reserved_word_is_checked_quoted(tmp_path):
+    # Regression: the empty row a hand-written rule is tried on pasted each field name bare,
+    # so a canonical field called `order` made every rule of its entity a syntax error.
+    data = load_dictionary(SOURCES).model_dump(by_alias=True, exclude_unset=True)
+    data["entities"]["employee"]["fields"]["order"] = {"type": "integer", "description": "x"}
+    dictionary = type(load_dictionary(SOURCES)).model_validate(data)
+    folder = tmp_path / "sources"
+    (folder / "quality").mkdir(parents=True)
+    (folder / "quality" / "rules.yaml").write_text(
+        "rules:\n  - name: ok\n    entity: employee\n    expression: '\"order\" >= 0'\n"
+        "    reason: x\n"
+    )
+    [rule] = load_hand_rules(folder, dictionary).rules
+    assert rule.expression == '"order" >= 0'
