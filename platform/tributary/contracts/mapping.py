@@ -6,6 +6,7 @@ Source field names are the system's own, as it sends them (``staffID``, ``金额
 """
 
 import difflib
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,18 @@ class FieldMap(Strict):
     factor: float | None = Field(
         None, description="For numbers: multiply by this (e.g. 0.01 for cents to yuan)."
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+                raise ValueError(
+                    f"{value[:40]!r} is not an IANA time zone: write e.g. Asia/Shanghai or UTC"
+                ) from None
+        return value
 
     @field_validator("currency")
     @classmethod
