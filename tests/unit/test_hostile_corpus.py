@@ -32,6 +32,7 @@ HEADS = {
     "{mapping}": "tables:\n  products:\n    entity: product\n    updated_at: updated_at\n"
     "    fields:\n      product_id: product_id\n      sku: sku\n      product_name: product_name",
     "{long}": "c" * 300,
+    "{deep}": "[" * 5000 + "]" * 5000,
 }
 
 
@@ -46,7 +47,9 @@ class Outcome:
     @property
     def clear(self) -> bool:
         """Refused, with one line naming the file and line, the field and the fix."""
-        where = f"{self.path}:{self.case['line']}:"
+        # A file too broken to point into (nested too deeply) is named without a line.
+        line = self.case["line"]
+        where = f"{self.path}:{line}:" if line else f"{self.path}: "
         return self.code == 1 and any(
             line.startswith(where) and self.case["field"] in line and self.case["fix"] in line
             for line in self.output.splitlines()

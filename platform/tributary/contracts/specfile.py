@@ -197,6 +197,10 @@ def load_model(path: Path, model: type[M]) -> tuple[M, yaml.Node]:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise SpecErrors(
+            [SpecError(path, None, "nested too deeply to read", "flatten the nested lists or maps")]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise SpecErrors(
