@@ -131,7 +131,7 @@ def map_suggest(
     settings: Settings, source: str, table: str | None, min_confidence: float, accept: bool
 ) -> int:
     """Propose mappings for a source's unmapped raw columns; with --accept, write them."""
-    from tributary.standardize.suggest.accept import accepted, write_mapping
+    from tributary.standardize.suggest.accept import accepted, write_mapping, write_proposals
     from tributary.standardize.suggest.report import report_lines
     from tributary.standardize.suggest.source import SuggestError, suggest_source
 
@@ -141,7 +141,7 @@ def map_suggest(
         if not accept:
             return 0
         additions, notes = accepted(result, min_confidence)
-        for note in notes:
+        for note in [*notes, *write_proposals(result, settings.sources_dir)]:
             print(note)
         if not additions:
             print(f"{result.path}: nothing to add at confidence ≥ {min_confidence:.2f}")
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     suggest_command.add_argument("source")
     suggest_command.add_argument("--table", help="only this table of the source")
     suggest_command.add_argument(
-        "--min-confidence", type=float, default=0.5, help="the least confidence to accept"
+        "--min-confidence", type=float, default=0.8, help="the least confidence to accept"
     )
     suggest_command.add_argument(
         "--accept", action="store_true", help="write them into sources/<source>.mapping.yaml"

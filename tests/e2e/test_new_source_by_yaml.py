@@ -8,7 +8,6 @@ payroll knows becomes an employee with every value converted.
 
 import csv
 import io
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -82,23 +81,6 @@ def payroll_export(folder: Path, employees: list[dict]) -> None:
     csv.writer(text, lineterminator="\n").writerows([HEADER.split(","), *rows, contractor])
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "staff_20251231.csv").write_bytes(text.getvalue().encode("gb18030"))
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A copy of the project's sources and dbt project, for this test to add a system to."""
-    shutil.copytree(PROJECT_ROOT / "sources", tmp_path / "sources")
-    shutil.copytree(
-        PROJECT_ROOT / "dbt_project",
-        tmp_path / "dbt_project",
-        ignore=shutil.ignore_patterns("target", "logs"),
-    )
-    monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TRIBUTARY_SOURCES_DIR", str(tmp_path / "sources"))
-    monkeypatch.setenv("TRIBUTARY_DBT_PROJECT_DIR", str(tmp_path / "dbt_project"))
-    for key in ("TRIBUTARY_WAREHOUSE", "TRIBUTARY_SNAPSHOT"):
-        monkeypatch.delenv(key, raising=False)
-    return Settings.from_env()
 
 
 @pytest.mark.e2e

@@ -17,6 +17,8 @@ Endpoints (GET unless noted; page sizes default to 5):
 - ``/header_cursor?cursor=``: a bare list; an ``X-Next-Cursor`` header.
 - ``/endless?page=``: one record a page and ``has_more: true`` for 1000 pages (a runaway).
 - ``/customers/<id>/contacts``: two contacts of a customer.
+- ``/invoices?page=&page_size=``: like ``/pages``, each record with a two-decimal ``total`` as a
+  JSON number (``12.34``), which a float would not sum exactly (``invoice_totals``).
 - POST ``/oauth/token``: OAuth2 client credentials (form), tokens that expire.
 """
 
@@ -33,6 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -97,6 +100,7 @@ class RestZoo:
         self.stalls = stalls  # then the next this-many answer only after stall_s
         self.stall_s = stall_s
         self.hmac_scheme = hmac_scheme
+        self.broken_pages: set[int] = set()  # /pages answers 503 for these page numbers
         # What was seen:
         self.hits: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
@@ -212,6 +216,7 @@ class RestZoo:
             ("/header_cursor", self._header_cursor),
             ("/endless", self._endless),
             (r"/customers/(\d+)/contacts", self._contacts),
+            ("/invoices", self._invoices),
         ]
 
     @staticmethod
@@ -222,6 +227,8 @@ class RestZoo:
 
     def _pages(self, records: list[Any], query: dict[str, str]) -> Reply:
         data, page, pages = self._window(records, query, "page_size")
+        if page in self.broken_pages:
+            return 503, {"error": "unavailable"}, {}
         return 200, {"data": data, "meta": {"total_pages": pages, "has_more": page < pages}}, {}
 
     def _offset(self, records: list[Any], query: dict[str, str]) -> Reply:
@@ -250,6 +257,16 @@ class RestZoo:
         start = int(query.get("cursor") or 0)
         end = start + 5
         return 200, records[start:end], {"X-Next-Cursor": str(end)} if end < len(records) else {}
+
+    @property
+    def invoice_totals(self) -> list[Decimal]:
+        """The exact totals /invoices sends, one per record: 0.10, 0.30, 0.50 … plus cents."""
+        return [Decimal(n * 20 + 10 + n % 7) / 100 for n in range(len(self.records))]
+
+    def _invoices(self, records: list[Any], query: dict[str, str]) -> Reply:
+        totals = dict(zip((r["id"] for r in self.records), self.invoice_totals, strict=True))
+        invoices = [{"id": r["id"], "total": float(totals[r["id"]])} for r in records]
+        return self._pages(invoices, query)
 
     def _endless(self, records: list[Any], query: dict[str, str]) -> Reply:
         page = int(query.get("page", 1))

@@ -265,7 +265,7 @@ def spec_file(tmp_path: Path, table: str, database: str = "") -> Path:
         ("name: a\nprimary_key: id\ndeletes: soft", "", "add `deleted_flag` or `detect_deletes"),
         ("name: a\nincremental: t\nload: replace", "", "remove one of them"),
         ("name: a\nprimary_key: id\nincremental: t\nload: scd2", "", "remove `incremental`"),
-        ("name: a\ndeleted_flag: gone", "", "this table loads by append"),
+        ("name: a\ndeleted_flag: gone", "", "this table loads by replace"),
         ("name: a\nload: merge", "", "merge needs a primary_key"),
         ("name: a\ninitial_value: 3", "", "`initial_value` needs `incremental`"),
         ("", "  tables: '*'\n", "give `discover: {include: ['*']}`"),

@@ -3,12 +3,18 @@ matching, deduplication, survivorship and the base currency do what the dictiona
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
+import duckdb
 import pytest
-from sql_harness import DBT, Warehouse, demo_files, employees_warehouse
+from sql_harness import DBT, SOURCES, Warehouse, demo_files, employees_warehouse, render
 
-from tributary.contracts.resolved import quote
+from tributary.contracts.dictionary import load_dictionary
+from tributary.contracts.mapping import Mapping, SourceMapping, check_mapping
+from tributary.contracts.resolved import mapped_tables, quote
+from tributary.contracts.source import SourceSpec
 from tributary.standardize.dbt_codegen.project import is_generated, stale_files
+from tributary.standardize.dbt_codegen.staging import staging_sql
 
 
 def test_staging_renames_casts_and_converts():
@@ -129,3 +135,36 @@ def test_regenerating_removes_models_of_a_table_no_longer_mapped(tmp_path):
     handwritten.write_text("select 1\n", encoding="utf-8")
     assert stale_files(files, tmp_path) == ([], [orphan])
     assert is_generated(orphan) and not is_generated(handwritten)
+
+
+def test_joined_fields_become_one_value_with_a_space_and_only_feed_text():
+    """`firstName: {to: full_name, join: [lastName]}`: the parts joined, empty ones skipped."""
+    spec = SourceSpec.model_validate(
+        {"name": "shop", "kind": "filesystem",
+         "filesystem": {"bucket_url": "/x", "tables": [{"name": "staff", "glob": "*.csv"}]}}
+    )  # fmt: skip
+    dictionary = load_dictionary(SOURCES)
+    fields = {"emp_id": "employee_id", "first_name": {"to": "full_name", "join": ["last_name"]}}
+    mapping = Mapping.model_validate(
+        {"tables": {"staff": {"entity": "employee", "fields": fields}}}
+    )
+    assert check_mapping(Path("shop.mapping.yaml"), None, mapping, spec, dictionary) == []
+    (table,) = mapped_tables([SourceMapping(spec, mapping, Path("shop.mapping.yaml"))], dictionary)
+    con = duckdb.connect()
+    con.execute(
+        "create schema raw_shop; create table raw_shop.staff as select * from (values "
+        "(1, ' Maria ', 'Lopez', 'l1', 'f', 1), (2, 'Chen', null, 'l1', 'f', 2), "
+        "(3, '', 'Wei', 'l1', 'f', 3)) "
+        "t(emp_id, first_name, last_name, _dlt_load_id, _file_name, _line)"
+    )
+    rows = con.execute(
+        f"select employee_id, full_name from ({render(staging_sql(table), 'USD')}) order by 1"
+    ).fetchall()
+    assert rows == [("E00001", "Maria Lopez"), ("E00002", "Chen"), ("E00003", "Wei")]
+
+    fields["emp_id"] = {"to": "employee_id", "join": ["first_name"]}  # an id is no text to join
+    mapping = Mapping.model_validate(
+        {"tables": {"staff": {"entity": "employee", "fields": fields}}}
+    )
+    (error,) = check_mapping(Path("shop.mapping.yaml"), None, mapping, spec, dictionary)
+    assert "`join` does not apply to a id field (it is for string)" in error.message

@@ -10,7 +10,7 @@ import yaml
 from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import Mapping, TableMapping, check_mapping
 from tributary.contracts.source import SourceSpec
-from tributary.standardize.suggest.accept import accepted, write_mapping
+from tributary.standardize.suggest.accept import accepted, write_mapping, write_proposals
 from tributary.standardize.suggest.mapping_edit import (
     Entry,
     TableAddition,
@@ -20,8 +20,9 @@ from tributary.standardize.suggest.mapping_edit import (
 from tributary.standardize.suggest.names import name_evidence, normalize_name
 from tributary.standardize.suggest.profiles import detect_date_formats, profile_values
 from tributary.standardize.suggest.report import report_lines
-from tributary.standardize.suggest.scoring import Suggestion, assign, suggest_table
+from tributary.standardize.suggest.scoring import Suggestion, assign
 from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
+from tributary.standardize.suggest.table import suggest_table
 
 # A slice of the data dictionary, kept here so these tests do not move when it is edited.
 DICTIONARY = Dictionary.model_validate(
@@ -30,6 +31,7 @@ DICTIONARY = Dictionary.model_validate(
 entities:
   employee:
     description: A person employed by the company.
+    synonyms: [staff]
     key: employee_id
     fields:
       employee_id: {type: id, format: "E%05d", description: Canonical id.,
@@ -42,6 +44,7 @@ entities:
       email: {type: email, description: Work e-mail., synonyms: [mail]}
   customer:
     description: A company that buys from us.
+    synonyms: [account]
     key: customer_id
     fields:
       customer_id: {type: id, description: Customer id., synonyms: [客户编号]}
@@ -136,14 +139,14 @@ def test_european_decimals_get_a_comma_decimal_mark():
 
 def test_money_currency_from_symbols_or_header():
     yuan = p("monthly_salary", ["¥12,345.00", "¥ 9,800", "15000.00"])
-    assert by_column(suggest_table("hr", "e", [yuan], DICTIONARY))["monthly_salary"].options == {
-        "currency": "CNY"
-    }
+    assert by_column(suggest_table("hr", "employees", [yuan], DICTIONARY))[
+        "monthly_salary"
+    ].options == {"currency": "CNY"}
     usd = p("金额(USD)", ["4,067.36", "1,078.31", "141.80"])
     amount = by_column(suggest_table("finance", "invoices", [usd], DICTIONARY))["金额(USD)"]
     assert (amount.field, amount.options) == ("amount", {"currency": "USD"})
     bare = p("salary", ["12345.00", "9800.50"])
-    salary = by_column(suggest_table("hr", "e", [bare], DICTIONARY))["salary"]
+    salary = by_column(suggest_table("hr", "employees", [bare], DICTIONARY))["salary"]
     assert salary.problem and "currency" in salary.problem  # never written without one
 
 
@@ -327,7 +330,7 @@ def test_report_has_one_line_per_suggestion_then_what_stays_unmapped(tmp_path):
         "hr", "employees", [p("入职日期", dates), p("remarks", ["x", "y"])], DICTIONARY
     )
     lines = report_lines(result_for([table], tmp_path), 0.5)
-    assert lines[0].startswith("employees → entity employee  (why: ")
+    assert lines[0].startswith("employees → entity employee  confidence 0.95  (why: table name")
     assert re.fullmatch(
         r"employees\.入职日期 → employee\.hire_date  confidence 0\.\d\d  \(why: synonym 入职日期; "
         r"100% parse as %Y年%m月%d日\)  options \{formats: \['%Y年%m月%d日'\]\}",
@@ -347,3 +350,114 @@ def test_nothing_is_written_when_the_result_would_not_validate(tmp_path):
     with pytest.raises(SuggestError, match="no entity 'supplier'"):
         write_mapping(result, additions)
     assert path.read_text(encoding="utf-8") == broken
+
+
+# --- the table's name, new entities, derived fields (issue 13, part 6) ---------------------
+
+PHONES = ["+14155550100", "+14155550101", "+14155550102"]
+
+
+def test_a_table_named_for_an_entity_is_that_entity_whatever_its_contact_columns():
+    """Regression: `employee` with phone and e-mail columns was proposed as a customer."""
+    columns = [
+        p("empID", ["7001", "7002", "7003"], db_type="BIGINT", distinct=3, rows=3),
+        p("phone", PHONES),
+        p("email", EMAILS),
+    ]
+    for name in ("employee", "tblEmployees", "staff"):
+        table = suggest_table("shop", name, columns, DICTIONARY)
+        assert (table.entity, table.proposal) == ("employee", None), name
+        assert table.entity_confidence >= 0.9 and "table name" in table.entity_why
+
+
+@pytest.mark.parametrize(
+    ("table", "columns", "entity"),
+    [
+        ("lkp_unit", [("id", ["1", "2", "3"]), ("name", ["Piece", "Box", "Pack"])], "unit"),
+        (
+            "categories",
+            [("categoryID", ["1", "2"]), ("categoryName", ["Paper", "Desk"])],
+            "category",
+        ),
+    ],
+)
+def test_a_lookup_of_an_id_and_a_name_is_proposed_as_a_new_entity(table, columns, entity):
+    """Regression: lookup tables were forced onto department and product."""
+    profiles = [p(n, v, db_type="BIGINT" if n.lower().endswith("id") else "VARCHAR",
+                  distinct=len(v), rows=len(v)) for n, v in columns]  # fmt: skip
+    suggested = suggest_table("shop", table, profiles, DICTIONARY)
+    assert suggested.entity == entity and suggested.fields == []
+    assert suggested.proposal is not None and "no entity fits" in suggested.entity_why
+    definition = Dictionary.model_validate({"entities": {entity: suggested.proposal}})
+    proposed = definition.entities[entity]
+    assert proposed.key == normalize_name(columns[0][0]).text
+    assert proposed.fields[proposed.key].type == "integer"
+
+
+def test_accept_writes_proposals_as_dictionary_patches_and_never_merges_them(tmp_path):
+    lookup_columns = [p("unitID", ["1", "2"], db_type="BIGINT"), p("unitName", ["Box", "Pack"])]
+    lookup = suggest_table("hr", "lkp_unit", lookup_columns, DICTIONARY)
+    result = result_for([lookup], tmp_path)
+    assert accepted(result, 0.8) == ([], [])
+    notes = write_proposals(result, tmp_path)
+    path = tmp_path / "dictionary" / "proposed" / "unit.yaml"
+    assert notes == [
+        f"no entity fits table lkp_unit: proposed new entity unit in {path} — review it, move "
+        "it into the dictionary, then suggest again"
+    ]
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../../schemas/dictionary.schema.json")
+    assert list(Dictionary.model_validate(yaml.safe_load(text)).entities) == ["unit"]
+    path.write_text(text + "# reviewed\n", encoding="utf-8")
+    assert "kept as it is" in write_proposals(result, tmp_path)[0]  # a person's edits stay
+    assert path.read_text(encoding="utf-8").endswith("# reviewed\n")
+
+
+def test_first_and_last_name_are_proposed_as_the_full_name_joined():
+    columns = [
+        p("emp_no", ["1", "2", "3"]),
+        p("firstName", ["Maria", "James", "Aisha"]),
+        p("lastName", ["Lopez", "Walker", "Okafor"]),
+    ]
+    table = suggest_table("shop", "employees", columns, DICTIONARY)
+    full = by_column(table)["firstName"]
+    assert (full.field, full.options, full.confidence) == ("full_name", {"join": ["lastName"]}, 0.9)
+    assert "lastName" not in {c for c, _ in table.unmapped}
+    text = new_file([], accepted(result_for([table], Path("/x")), 0.5)[0])
+    assert "firstName: {to: full_name, join: [lastName]}" in text
+
+
+def test_total_is_the_invoice_amount_in_the_currency_beside_it():
+    """Regression: an invoice's `total` was matched to nothing (0.41)."""
+    dictionary = Dictionary.model_validate(
+        {"entities": {"invoice": {**DICTIONARY.entities["invoice"].model_dump(), "fields": {
+            **DICTIONARY.entities["invoice"].model_dump()["fields"],
+            "amount": {"type": "money", "description": "Amount.", "synonyms": ["total"]}}}}}
+    )  # fmt: skip
+    columns = [
+        p("invoiceID", ["1001", "1002"], db_type="BIGINT", distinct=2, rows=2),
+        p("total", ["120.50", "99.00"], db_type="DECIMAL(10,2)"),
+        p("currencyCode", ["USD", "EUR"]),
+    ]
+    table = suggest_table("shop", "tblInvoice", columns, dictionary)
+    assert "currencyCode" not in {c for c, _ in table.unmapped}  # it says the currency
+    amount = by_column(table)["total"]
+    assert (amount.field, amount.options, amount.problem) == (
+        "amount", {"currency_field": "currencyCode"}, ""
+    )  # fmt: skip
+    assert amount.confidence >= 0.8
+
+
+def test_a_column_named_for_another_entitys_synonym_reads_as_that_entity():
+    """`client_id` in an invoice table is the customer's id (client is a customer synonym)."""
+    dictionary = Dictionary.model_validate(
+        {"entities": {
+            "customer": {**DICTIONARY.entities["customer"].model_dump(), "synonyms": ["client"]},
+            "order": {"description": "An order.", "key": "order_id", "fields": {
+                "order_id": {"type": "integer", "description": "Id."},
+                "customer_id": {"type": "id", "description": "Who ordered."}}},
+        }}
+    )  # fmt: skip
+    columns = [p("order_id", ["1", "2"], db_type="BIGINT"), p("clientID", ["C1", "C2"])]
+    found = by_column(suggest_table("shop", "orders", columns, dictionary))
+    assert found["clientID"].field == "customer_id" and found["clientID"].confidence >= 0.8

@@ -106,6 +106,9 @@ class Survivorship(Strict):
 
 class Entity(Strict):
     description: str
+    synonyms: list[str] = Field(
+        [], description="Other names systems give its tables (client, staff…), for suggestions."
+    )
     key: str | list[str] = Field(
         description="The canonical key: one field, or several for a composite key."
     )

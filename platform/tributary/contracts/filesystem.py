@@ -70,6 +70,11 @@ class FileTable(Strict):
         "re-delivered file's changed rows are versioned.",
     )
 
+    @property
+    def mode(self) -> LoadMode:
+        """Rows are keyed by file and line unless a key is declared: the rule's key → merge."""
+        return self.load or "merge"
+
     @field_validator("glob")
     @classmethod
     def _inside_bucket(cls, value: str) -> str:

@@ -49,6 +49,11 @@ class FieldMap(Strict):
     factor: float | None = Field(
         None, description="For numbers: multiply by this (e.g. 0.01 for cents to yuan)."
     )
+    join: list[str] | None = Field(
+        None,
+        description="For text: further source fields joined to this one with a space, in "
+        "order, empty ones skipped (`firstName: {to: full_name, join: [lastName]}`).",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -100,6 +105,10 @@ class TableMapping(Strict):
     def field_maps(self) -> dict[str, FieldMap]:
         return {k: FieldMap(to=v) if isinstance(v, str) else v for k, v in self.fields.items()}
 
+    def source_fields(self) -> set[str]:
+        """Every source field the table's fields read, the joined ones included."""
+        return {f for k, m in self.field_maps().items() for f in (k, *(m.join or []))}
+
 
 class Mapping(Strict):
     tables: dict[str, TableMapping] = Field(
@@ -144,6 +153,7 @@ _OPTIONS_FOR: dict[str, set[str]] = {
     "decimal_mark": {"money", "decimal", "integer"},
     "case": {"string", "id"},
     "factor": {"money", "decimal", "integer"},
+    "join": {"string"},
 }
 
 

@@ -13,13 +13,17 @@ and a did-you-mean, like everywhere else in a source file. Tributary adds:
 - ``incremental``: ``lookback``, how far behind the last cursor value the next load starts
   (``2h``, ``30m``, ``1d`` or a number of cursor units), so late-arriving rows are caught.
 - ``auth``: ``type: none``, ``type: hmac`` (signed requests) and ``refresh_margin`` for OAuth2.
+- ``columns`` (resource or defaults): declared types, ``total: decimal(10,2)`` (``columns.py``).
+
+A resource without ``write_disposition`` gets the one every kind's rule gives it
+(``load_mode.py``): merge with a ``primary_key``, append when incremental, else replace.
 """
 
 import hashlib
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from dlt.sources.rest_api import typing as dlt_typing
 from pydantic import (
@@ -32,6 +36,8 @@ from pydantic import (
 )
 from pydantic import model_validator as validator
 
+from tributary.contracts.columns import COLUMNS_DESCRIPTION, RestColumns
+from tributary.contracts.load_mode import LoadMode, load_mode, write_disposition
 from tributary.contracts.specfile import NAME_PATTERN, Strict
 
 # The keys a source file may give for Tributary's own auth classes (``HmacAuth`` in
@@ -280,6 +286,7 @@ EndpointField = Annotated[
 
 class _ResourceDefaults(Section):
     endpoint: EndpointField = None
+    columns: RestColumns | None = Field(None, description=COLUMNS_DESCRIPTION)
 
 
 class _Resource(Section):
@@ -287,6 +294,7 @@ class _Resource(Section):
     # and the asset would point at a table that does not exist.
     name: str = Field(pattern=NAME_PATTERN)
     endpoint: EndpointField = None
+    columns: RestColumns | None = Field(None, description=COLUMNS_DESCRIPTION)
 
 
 class _Client(Section):
@@ -324,3 +332,57 @@ class RestApi(Section):
 
     def table_names(self) -> list[str]:
         return [r if isinstance(r, str) else r["name"] for r in self.resources]
+
+    @validator(mode="after")
+    def _keys_never_append(self) -> "RestApi":
+        for resource in self.resources:
+            try:
+                self.write_disposition(resource)
+            except ValueError as exc:
+                raise ValueError(f"resource {resource.name!r}: {exc}") from None
+        return self
+
+    def write_disposition(self, resource: Any) -> Any:
+        """dlt's write disposition for one resource: the one given (resource, else defaults),
+        checked, else the rule every kind follows (``contracts/load_mode.py``)."""
+        given = self._given(resource, "write_disposition")
+        keyed = self._given(resource, "primary_key")
+        if given is None:
+            return write_disposition(load_mode(None, keyed, self._incremental(resource)))
+        mode: Any = given.get("disposition") if isinstance(given, dict) else given
+        if mode == "merge" and isinstance(given, dict) and given.get("strategy") == "scd2":
+            mode = "scd2"
+        # A merge on a merge_key alone replaces what it matches: keyed enough.
+        keyed = keyed or (mode == "merge" and self._given(resource, "merge_key"))
+        if mode in get_args(LoadMode):
+            load_mode(mode, keyed, self._incremental(resource))
+        return given
+
+    def _given(self, resource: Any, key: str) -> Any:
+        value = resource[key]
+        if value is None and self.resource_defaults is not None:
+            value = self.resource_defaults[key]
+        return value
+
+    def _incremental(self, resource: Any) -> bool:
+        """Whether the resource reads only what is new: an ``incremental`` on its endpoint (or
+        the defaults'), or dlt's other spellings (a ``{type: incremental}`` parameter, an
+        ``{incremental.start_value}`` placeholder)."""
+        defaults = self.resource_defaults
+        endpoints = [resource.endpoint, defaults.endpoint if defaults else None]
+        return any(
+            e is not None and (e.incremental is not None or _mentions_incremental(e.model_dump()))
+            for e in endpoints
+        )
+
+
+def _mentions_incremental(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{incremental." in value
+    if isinstance(value, dict):
+        return value.get("type") == "incremental" or any(
+            _mentions_incremental(v) for v in value.values()
+        )
+    if isinstance(value, list):
+        return any(_mentions_incremental(v) for v in value)
+    return False

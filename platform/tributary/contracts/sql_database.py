@@ -8,7 +8,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from tributary.contracts.load_mode import LoadMode, write_disposition
+from tributary.contracts.columns import COLUMNS_DESCRIPTION, Columns
+from tributary.contracts.database_url import database_url
+from tributary.contracts.load_mode import LoadMode, load_mode
 from tributary.contracts.specfile import NAME_PATTERN, Identifier, Strict
 
 DeleteMode = Literal["hard", "soft"]
@@ -32,8 +34,11 @@ class SqlTable(Strict):
     primary_key: Identifier | list[Identifier] | None = None
     incremental: Identifier | None = Field(None, description="Cursor column (e.g. `updated_at`).")
     initial_value: Any = None
+    columns: Columns = Field({}, description=COLUMNS_DESCRIPTION)
     load: LoadMode | None = Field(
-        None, description="append, replace, merge or scd2; merge when a primary_key is given."
+        None,
+        description="append, replace, merge or scd2. Default: merge with a primary_key, append "
+        "with only `incremental`, else replace. Never append with a primary_key.",
     )
     deleted_flag: Identifier | None = Field(
         None,
@@ -51,7 +56,7 @@ class SqlTable(Strict):
 
     @property
     def mode(self) -> LoadMode:
-        return self.load or ("merge" if self.primary_key else "append")
+        return load_mode(self.load, self.primary_key, bool(self.incremental))
 
     @property
     def marker(self) -> str | None:
@@ -63,7 +68,8 @@ class SqlTable(Strict):
         given = [k for k in ("table", "shards", "query") if getattr(self, k)]
         if len(given) > 1:
             raise ValueError(f"give one of `table`, `shards` or `query`, not {' and '.join(given)}")
-        write_disposition(self.load, self.primary_key)  # merge without a key is an error
+        # A merge without a key, or an append with one, is an error.
+        load_mode(self.load, self.primary_key, bool(self.incremental))
         if self.initial_value is not None and not self.incremental:
             raise ValueError("`initial_value` needs `incremental` (the cursor column it starts)")
         if self.incremental and self.mode == "replace":
@@ -105,7 +111,10 @@ class Discover(Strict):
 
 
 class SqlDatabase(Strict):
-    credentials: str = Field(description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`.")
+    credentials: str = Field(
+        description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`; plain schemes (postgresql://, "
+        "postgres://, mysql://, mariadb://, sqlite:///) get the installed driver."
+    )
     schema_: Identifier | None = Field(None, alias="schema")
     backend: Literal["auto", "connectorx", "pyarrow"] = Field(
         "auto", description="auto: connectorx for PostgreSQL and MySQL/MariaDB, else pyarrow."
@@ -125,6 +134,12 @@ class SqlDatabase(Strict):
 
     def table_names(self) -> list[str]:
         return [t.name for t in self.tables]
+
+    @field_validator("credentials")
+    @classmethod
+    def _driver_installed(cls, value: str) -> str:
+        # Resolved ``${VARS}`` are validated again (``resolve_env``): every load sees this.
+        return database_url(value)
 
     @field_validator("tables", mode="before")
     @classmethod

@@ -181,7 +181,7 @@ def _field_rows(entity: Entity, feeding: list[MappedTable]) -> list[str]:
     rows = []
     for field_name, field in entity.fields.items():
         fed = [
-            f"{t.source.name}.{t.table}.`{src}`"
+            f"{t.source.name}.{t.table}." + " + ".join(f"`{s}`" for s in [src, *(fmap.join or [])])
             for t in feeding
             for src, fmap in t.mapping.field_maps().items()
             if fmap.to == field_name
@@ -210,6 +210,11 @@ def dictionary_page(mappings: list[SourceMapping], dictionary: Dictionary) -> st
     ]
     for name, entity in dictionary.entities.items():
         out += ["", f"## {name}", "", entity.description, ""]
+        if entity.synonyms:
+            out += [
+                f"Also called (tables `map suggest` reads as it): {', '.join(entity.synonyms)}",
+                "",
+            ]
         out.append(
             f"Key: `{', '.join(entity.keys)}` · match: {', '.join(entity.match)} · "
             f"survivorship: {_rule_text(entity.survivorship.default)}"

@@ -63,6 +63,14 @@ def _currency_column(t: MappedTable, fmap: FieldMap) -> tuple[str, str]:
     return expression, f"From {t.source.name} `{fmap.currency_field}`."
 
 
+def _joined(t: MappedTable, parts: list[str]) -> str:
+    """One raw column, or several joined with a space, empty ones skipped (first + last name)."""
+    if len(parts) == 1:
+        return t.column(parts[0])
+    pieces = [f"nullif(trim(cast({t.column(p)} as varchar)), '')" for p in parts]
+    return f"concat_ws(' ', {', '.join(pieces)})"
+
+
 def staging_columns(t: MappedTable) -> list[tuple[str, str, str]]:
     """(expression, output column, where it comes from) in the entity's field order."""
     by_target = {f.to: (name, f) for name, f in t.mapping.field_maps().items()}
@@ -71,8 +79,9 @@ def staging_columns(t: MappedTable) -> list[tuple[str, str, str]]:
         if field_name not in by_target:
             continue
         source_field, fmap = by_target[field_name]
-        origin = f"From {t.source.name} `{source_field}`."
-        out.append((conversion(t.column(source_field), fmap, field), field_name, origin))
+        parts = [source_field, *(fmap.join or [])]
+        origin = f"From {t.source.name} " + " + ".join(f"`{p}`" for p in parts) + "."
+        out.append((conversion(_joined(t, parts), fmap, field), field_name, origin))
         if field.type == "money":
             currency, origin = _currency_column(t, fmap)
             out.append((currency, f"{field_name}_currency", origin))

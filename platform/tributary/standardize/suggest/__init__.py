@@ -19,8 +19,13 @@ Each (column, canonical field) pair gets two kinds of evidence:
 They combine into a confidence in [0, 1] (``scoring``): what the name says, discounted when the
 values do not fit (``name × (0.4 + 0.6 × fit)``), and what the values alone say
 (``fit × specificity``), taken as independent evidence (``1 − (1 − a)(1 − b)``). A table's
-entity is the existing mapping's, or the entity whose fields its columns fit best; then each
-canonical field takes at most one column, greedily by confidence. Everything there is a plain
-function of profiles and the dictionary, so it is tested without a warehouse; ``source`` does
-the reading, ``report`` the printing, ``accept`` the writing (text edits: ``mapping_edit``).
+entity (``entities``) is the existing mapping's, the one its name names (prefixes off, plurals
+singular, the dictionary's entity synonyms), or the one its columns fit — a column for its key
+and two other fields; otherwise no entity fits and a new one is proposed (``proposals``: a
+dictionary patch to review). Each canonical field takes at most one column, greedily by
+confidence, none surer than the table's entity; a first and a last name make the full name and
+a currency column gives money its currency (``derived``). Everything there is a plain function
+of profiles and the dictionary (``table`` puts it together), so it is tested without a
+warehouse; ``source`` does the reading, ``report`` the printing, ``accept`` the writing (text
+edits: ``mapping_edit``).
 """

@@ -19,8 +19,9 @@ from tributary.standardize.suggest.mapping_edit import (
     new_file,
     with_additions,
 )
-from tributary.standardize.suggest.scoring import TableSuggestion
+from tributary.standardize.suggest.proposals import write_proposal
 from tributary.standardize.suggest.source import SourceSuggestions, SuggestError
+from tributary.standardize.suggest.table import TableSuggestion
 
 
 def _merged(existing: TableMapping | None, addition: TableAddition) -> dict[str, Any]:
@@ -69,6 +70,8 @@ def accepted(
     """
     additions, notes = [], []
     for t in result.tables:
+        if t.proposal is not None:
+            continue  # no entity to map onto yet: `write_proposals` proposes one
         entries = _entries(t, min_confidence, notes)
         updated = (
             t.updated_at.column
@@ -84,6 +87,22 @@ def accepted(
             continue
         additions.append(addition)
     return additions, notes
+
+
+def write_proposals(result: SourceSuggestions, sources_dir: Path) -> list[str]:
+    """The new entities proposed for tables no entity fits, each written as a dictionary patch
+    to review (an existing one is left as it is); a note for each."""
+    notes = []
+    for t in result.tables:
+        if t.proposal is None:
+            continue
+        path, written = write_proposal(sources_dir, t.entity, t.proposal)
+        what = "proposed" if written else "proposal kept as it is in"
+        notes.append(
+            f"no entity fits table {t.table}: {what} new entity {t.entity} in {path} — review "
+            "it, move it into the dictionary, then suggest again"
+        )
+    return notes
 
 
 def mapping_problems(

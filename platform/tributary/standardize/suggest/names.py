@@ -13,6 +13,7 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tributary.contracts.dictionary import CanonicalField
@@ -169,12 +170,22 @@ def name_similarity(column: Name, other: Name) -> float:
     return similarity
 
 
-def _name_variants(column: str, entity: str) -> list[tuple[Name, float, str]]:
+def _name_variants(
+    column: str, entity: str, renames: Sequence[tuple[str, str]] = ()
+) -> list[tuple[Name, float, str]]:
     """The column's name, and (weighted a little less) with the entity's name put in front of
-    it or taken off it: (name, weight, how it was read)."""
+    it or taken off it, or with an entity's synonym it starts with read as that entity
+    (`client_id` is `customer_id`): (name, weight, how it was read). ``renames`` holds
+    (synonym, entity) pairs."""
     col = normalize_name(column)
     entity_words = normalize_name(entity).tokens
     variants = [(col, 1.0, "")]
+    for synonym, named in renames:
+        words = normalize_name(synonym).tokens
+        if words and len(col.tokens) > len(words) and col.tokens[: len(words)] == words:
+            rest = "_".join(col.text.split("_")[len(words) :])
+            as_entity = normalize_name(f"{named}_{rest}")
+            variants.append((as_entity, 0.95, f" (as {as_entity.text})"))
     if _is_cjk(col.text):
         pass  # a Chinese header with an English entity name in front would be no one's name
     elif col.tokens and col.tokens[: len(entity_words)] != entity_words:
@@ -205,7 +216,11 @@ def _variant_score(
 
 
 def name_evidence(
-    column: str, entity: str, field_name: str, canonical: CanonicalField
+    column: str,
+    entity: str,
+    field_name: str,
+    canonical: CanonicalField,
+    renames: Sequence[tuple[str, str]] = (),
 ) -> tuple[float, str]:
     """How strongly the column's name says it is this field, and why (0 and "" for nothing).
 
@@ -216,7 +231,7 @@ def name_evidence(
     target = normalize_name(field_name)
     synonyms = [(s, normalize_name(s)) for s in canonical.synonyms]
     best, why = 0.0, ""
-    for name, weight, how in _name_variants(column, entity):
+    for name, weight, how in _name_variants(column, entity, renames):
         scored = _variant_score(name, weight, field_name, target, synonyms)
         if scored is not None and scored[0] > best:
             best, why = scored[0], scored[1] + how

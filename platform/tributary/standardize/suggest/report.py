@@ -1,9 +1,11 @@
-"""What `tributary map suggest` prints: one line per suggestion with its confidence, why and
-options, then the columns that stay unmapped with their best (too weak) guesses."""
+"""What `tributary map suggest` prints: each table's entity (or the new one proposed), one line
+per suggestion with its confidence, why and options, then the columns that stay unmapped with
+their best (too weak) guesses."""
 
 from tributary.standardize.suggest.mapping_edit import flow
 from tributary.standardize.suggest.scoring import Suggestion
 from tributary.standardize.suggest.source import SourceSuggestions
+from tributary.standardize.suggest.table import TableSuggestion
 
 
 def _target(s: Suggestion) -> str:
@@ -12,6 +14,17 @@ def _target(s: Suggestion) -> str:
         if s.field == "updated_at"
         else f"{s.entity}.{s.field}"
     )
+
+
+def _proposal_line(t: TableSuggestion) -> str:
+    """`lkp_unit → new entity unit  (why: no entity fits: …)  fields unit_id (integer, key), …`"""
+    proposal = t.proposal or {}
+    keys = proposal.get("key")
+    fields = ", ".join(
+        f"{name} ({f['type']}{', key' if name == keys else ''})"
+        for name, f in proposal.get("fields", {}).items()
+    )
+    return f"{t.table} → new entity {t.entity}  (why: {t.entity_why})  fields {fields}"
 
 
 def report_lines(result: SourceSuggestions, min_confidence: float) -> list[str]:
@@ -26,8 +39,14 @@ def report_lines(result: SourceSuggestions, min_confidence: float) -> list[str]:
     ]
     unmapped = []
     for t in result.tables:
+        if t.proposal is not None:
+            lines.append(_proposal_line(t))
+            continue
         if t.entity_is_new:
-            lines.append(f"{t.table} → entity {t.entity}  (why: {t.entity_why})")
+            lines.append(
+                f"{t.table} → entity {t.entity}  confidence {t.entity_confidence:.2f}  "
+                f"(why: {t.entity_why})"
+            )
         weak = []
         for s in [*t.fields, *([t.updated_at] if t.updated_at else [])]:
             if s.confidence < min_confidence:

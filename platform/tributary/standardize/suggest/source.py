@@ -14,7 +14,7 @@ from tributary.contracts.mapping import Mapping, mapping_path
 from tributary.contracts.source import SourceSpec, load_specs
 from tributary.contracts.specfile import SpecErrors, load_model
 from tributary.standardize.suggest.profiles import ColumnProfile, profile_values
-from tributary.standardize.suggest.scoring import TableSuggestion, suggest_table
+from tributary.standardize.suggest.table import TableSuggestion, suggest_table
 
 # Columns the platform adds to raw tables: never a source field.
 PLATFORM_COLUMNS = {"_dlt_load_id", "_dlt_id", "_file_name", "_line"}

@@ -58,7 +58,7 @@ def file_resources(fs: Filesystem) -> list[DltResource]:
 
 def _file_resource(bucket_url: str, table: FileTable) -> DltResource:
     """Files matching a glob, each parsed whole or reported in `_file_errors`."""
-    mode = table.load or "merge"
+    mode = table.mode
     files = filesystem(bucket_url=bucket_url, file_glob=table.glob).with_name(f"{table.name}_files")
     # Which version of each file was read, kept in dlt state (committed with the load). Not a
     # max-mtime cursor: a file delivered late with an older time (cp -p, rsync -a, unzip)
@@ -73,7 +73,7 @@ def _file_resource(bucket_url: str, table: FileTable) -> DltResource:
 
     @dlt.transformer(
         name=table.name,
-        write_disposition=write_disposition(mode, key),
+        write_disposition=write_disposition(mode),
         primary_key=key if mode == "merge" else None,
         merge_key=FILE_NAME_COLUMN if by_file else None,
     )

@@ -7,7 +7,8 @@ that Tributary's keys become objects dlt's config accepts:
   fetched ahead, and secrets redacted from errors and logs;
 - auth instances built once per section, so all resources share one OAuth2 token;
 - a paginator instance per resource, so a page cap names the resource it stopped;
-- ``incremental.lookback`` as dlt's ``lag``.
+- ``incremental.lookback`` as dlt's ``lag``;
+- declared ``columns`` (``total: decimal(10,2)``) as dlt's column hints.
 
 Nothing connects while the source is built: a token is fetched with the first request.
 """
@@ -20,6 +21,7 @@ from dlt.extract.source import DltSource
 from dlt.sources.helpers.rest_client.detector import single_entity_path
 from dlt.sources.rest_api import rest_api_source
 
+from tributary.contracts.columns import declared_hints
 from tributary.contracts.rest_api import Auth, Endpoint, Paginator, Resource, RestApi
 from tributary.ingest.kinds.rest_api.auth import build_auth
 from tributary.ingest.kinds.rest_api.http import RestSession
@@ -55,9 +57,12 @@ def dlt_config(section: RestApi, redact: Sequence[str] = ()) -> dict[str, Any]:
     if client.auth is not None:
         config["client"]["auth"] = _auth(client.auth, session)
     if section.resource_defaults is not None:
-        config["resource_defaults"] = section.resource_defaults.model_dump(by_alias=True)
-        if section.resource_defaults.endpoint is not None:
-            endpoint = _endpoint(section.resource_defaults.endpoint, session)
+        defaults = section.resource_defaults
+        config["resource_defaults"] = defaults.model_dump(by_alias=True)
+        if defaults.columns:
+            config["resource_defaults"]["columns"] = declared_hints(defaults.columns)
+        if defaults.endpoint is not None:
+            endpoint = _endpoint(defaults.endpoint, session)
             config["resource_defaults"]["endpoint"] = endpoint
     return config
 
@@ -100,8 +105,12 @@ def _endpoint(endpoint: Endpoint, session: RestSession) -> dict[str, Any]:
 
 
 def _resource(resource: Resource, section: RestApi, session: RestSession) -> dict[str, Any]:
-    """dlt's resource config, with a paginator of its own (its cap names the resource)."""
+    """dlt's resource config, with a paginator of its own (its cap names the resource) and the
+    write disposition the load-mode rule gives it (a key merges, never appends)."""
     config = resource.model_dump(by_alias=True)
+    config["write_disposition"] = section.write_disposition(resource)
+    if resource.columns:
+        config["columns"] = declared_hints(resource.columns)
     config["endpoint"] = _endpoint(resource.endpoint, session) if resource.endpoint else {}
     paginator = _paginator_of(resource, section)
     if paginator is not None:

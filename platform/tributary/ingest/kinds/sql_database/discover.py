@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import yaml
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
+from tributary.contracts.database_url import database_url
 from tributary.contracts.source import SourceSpec, resolve_env
 from tributary.contracts.sql_database import SqlDatabase, SqlTable
 from tributary.settings import Settings
@@ -93,7 +94,7 @@ def discover(
         db = spec.sql_database
         if db is None or db.discover is None:
             raise ValueError("it has no `sql_database.discover` patterns")
-        engine = sa.create_engine(resolve_env(db.credentials, environ))
+        engine = sa.create_engine(database_url(resolve_env(db.credentials, environ)))
         try:
             entries = discovered_tables(engine, db)
         finally:

@@ -21,6 +21,7 @@ from dlt.sources.sql_database.schema_types import table_to_columns
 Backend = Literal["connectorx", "pyarrow"]
 RANGE_BATCHES = 5  # batches per range of a split read: bounds what connectorx holds ahead
 SCALED_PRECISION = 18  # decimals of up to 18 digits travel as scaled 64-bit integers
+CONNECTORX_SCALE = 10  # connectorx reads every other NUMERIC as decimal128(38, 10): rounded
 # SQLAlchemy backend name -> connectorx URL scheme, for the engines the tests cover.
 CONNECTORX_SCHEMES = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}
 
@@ -97,10 +98,14 @@ def read_arrow(
     are decoded on other cores while the caller writes the previous one, and memory stays
     bounded however slow the caller is. (Its Arrow *stream*, used for a query or a table without
     such a key, holds the GIL while it decodes and runs ahead of a slower caller without bound.)
+    A table with a decimal column of more than ``CONNECTORX_SCALE`` places that is not scaled
+    (``_scaled_decimals``) is read with pyarrow: connectorx would round its values.
     When connectorx refuses the statement up front (a column type it cannot map, an option in
     the URL it does not know) the read falls back to SQLAlchemy + pyarrow with a warning rather
     than failing the load.
     """
+    if backend == "connectorx" and _rounded_by_connectorx(statement, columns):
+        backend = "pyarrow"
     if backend == "connectorx":
         parts = [statement]
         if split_on is not None:
@@ -277,6 +282,27 @@ def _scaled_decimals(statement: sa.Select[Any], columns: dict[str, Any]) -> dict
         ):
             found[column.name] = pa.decimal128(precision, scale)
     return found
+
+
+def _rounded_by_connectorx(statement: sa.Select[Any], columns: dict[str, Any]) -> list[str]:
+    """Decimal columns with more places than connectorx keeps, and too long to be scaled.
+
+    All the table's columns count (a query's selected names are unknown up front).
+    """
+    scaled = _scaled_decimals(statement, columns)
+    rounded = [
+        name
+        for name, hint in columns.items()
+        if hint.get("data_type") == "decimal"
+        and (hint.get("scale") or 0) > CONNECTORX_SCALE
+        and name not in scaled
+    ]
+    if rounded:
+        logger.info(
+            f"reading with pyarrow: connectorx would round {', '.join(rounded)} to "
+            f"{CONNECTORX_SCALE} decimal places"
+        )
+    return rounded
 
 
 def _with_scaled(statement: sa.Select[Any], scaled: dict[str, Any]) -> sa.Select[Any]:

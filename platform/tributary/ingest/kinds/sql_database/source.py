@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from dlt.common import logger
 
+from tributary.contracts.columns import declared_hints
 from tributary.contracts.load_mode import write_disposition
 from tributary.contracts.sql_database import (
     DELETED_COLUMN,
@@ -81,8 +82,8 @@ def _sql_resource(db: SqlDatabase, table: SqlTable, report_new: bool) -> Any:
     @dlt.resource(
         name=table.name,
         primary_key=table.primary_key,
-        write_disposition=write_disposition(table.load, table.primary_key),
-        columns=_marker_hints(table),
+        write_disposition=write_disposition(table.mode),
+        columns=_hints(table),
     )
     def read() -> Iterator[Any]:
         engine = sa.create_engine(db.credentials)
@@ -92,6 +93,14 @@ def _sql_resource(db: SqlDatabase, table: SqlTable, report_new: bool) -> Any:
             engine.dispose()
 
     return read
+
+
+def _hints(table: SqlTable) -> dict[str, Any]:
+    """The declared column types, and the marker column's delete hint."""
+    hints = declared_hints(table.columns)
+    for name, hint in _marker_hints(table).items():
+        hints[name] = hints.get(name, {}) | hint
+    return hints
 
 
 def _marker_hints(table: SqlTable) -> dict[str, Any]:
@@ -118,7 +127,7 @@ def _read(engine: sa.Engine, db: SqlDatabase, table: SqlTable, report_new: bool)
         _report_undeclared(engine, db)
     sources = _sources(engine, db, table)
     columns = _with_boolean_flag(column_hints(sources[0][1]), table.deleted_flag)
-    columns |= {name: columns.get(name, {}) | hint for name, hint in _marker_hints(table).items()}
+    columns |= {name: columns.get(name, {}) | hint for name, hint in _hints(table).items()}
     cursor = (
         Cursor(dlt.current.resource_state(), table.incremental, table.initial_value)
         if table.incremental
