@@ -11,7 +11,7 @@ from pathlib import Path
 
 from demo_enterprise.erp import write_erp
 from demo_enterprise.finance import write_finance
-from demo_enterprise.servers import CRMServer, HRServer
+from demo_enterprise.servers import LOOPBACK, CRMServer, HRServer
 from demo_enterprise.simulation import Enterprise, Truth, simulate
 
 
@@ -89,16 +89,22 @@ class DemoEnterprise:
 
     @contextmanager
     def serve(
-        self, hr_port: int = 0, crm_port: int = 0, token_ttl: int = 300, rate_limit: int = 20
+        self,
+        hr_port: int = 0,
+        crm_port: int = 0,
+        token_ttl: int = 300,
+        rate_limit: int = 20,
+        host: str = LOOPBACK,
     ) -> Iterator[dict[str, str]]:
-        """Run HR and CRM on loopback with fresh credentials; yield a client's environment."""
+        """Run HR and CRM with fresh credentials, on loopback unless another ``host`` is given
+        (the address to bind); yield a client's environment."""
         self.materialize()
         client_id = f"tributary-{secrets.token_urlsafe(8)}"
         client_secret = secrets.token_urlsafe(32)
         api_key = secrets.token_urlsafe(32)
         with (
-            HRServer(self.enterprise, client_id, client_secret, hr_port, token_ttl) as hr,
-            CRMServer(self.enterprise, api_key, crm_port, rate_limit) as crm,
+            HRServer(self.enterprise, client_id, client_secret, hr_port, token_ttl, host) as hr,
+            CRMServer(self.enterprise, api_key, crm_port, rate_limit, host) as crm,
         ):
             yield {
                 "HR_BASE_URL": hr.url,

@@ -132,12 +132,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: nothing per request on stderr, so never a credential either."""
 
 
+LOOPBACK = "127.0.0.1"  # the default: reachable from this machine only
+ANY_HOST = ("0.0.0.0", "::", "")  # opened with --host: clients here still use loopback
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, service: "_Service") -> None:
+    def __init__(self, port: int, service: "_Service", host: str) -> None:
         self.service = service
-        super().__init__(("127.0.0.1", port), _Handler)
+        super().__init__((host, port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Not to stderr: a client hanging up mid-reply is routine for a test stand-in.
@@ -147,15 +151,15 @@ class _HttpServer(ThreadingHTTPServer):
 class _Service:
     """Binds at construction (so the port is known), serves in a daemon thread once started."""
 
-    def __init__(self, source: Source, port: int) -> None:
+    def __init__(self, source: Source, port: int, host: str = LOOPBACK) -> None:
         self._source = source
-        self._http = _HttpServer(port, self)
+        self._http = _HttpServer(port, self, host)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{LOOPBACK if host in ANY_HOST else host}:{port}"
 
     def enterprise(self) -> Enterprise:
         return self._source if isinstance(self._source, Enterprise) else self._source()
@@ -200,8 +204,9 @@ class HRServer(_Service):
         client_secret: str,
         port: int = 0,
         token_ttl: int = 300,
+        host: str = LOOPBACK,
     ) -> None:
-        super().__init__(source, port)
+        super().__init__(source, port, host)
         self._client_id = client_id
         self._client_secret = client_secret
         self._token_ttl = token_ttl
@@ -311,8 +316,15 @@ class CRMServer(_Service):
         "/v1/customers": ("crm_customers", "id", str),
     }
 
-    def __init__(self, source: Source, api_key: str, port: int = 0, rate_limit: int = 20) -> None:
-        super().__init__(source, port)
+    def __init__(
+        self,
+        source: Source,
+        api_key: str,
+        port: int = 0,
+        rate_limit: int = 20,
+        host: str = LOOPBACK,
+    ) -> None:
+        super().__init__(source, port, host)
         self._api_key = api_key
         self._limiter = _RateLimiter(rate_limit)
 

@@ -31,8 +31,9 @@ def validate(settings: Settings) -> int:
         for spec in specs:
             build_source(spec)  # dlt's own validation of rest_api configs, shards, globs
         dictionary = load_dictionary(settings.sources_dir)
-        load_mappings(settings.sources_dir, specs, dictionary)
+        mappings = load_mappings(settings.sources_dir, specs, dictionary)
         load_hand_rules(settings.sources_dir, dictionary)
+        check_mapped_columns(settings, mappings)
     except SpecErrors as exc:
         for error in exc.errors:
             print(error, file=sys.stderr)
@@ -46,6 +47,25 @@ def validate(settings: Settings) -> int:
         f"{', '.join(s.name for s in specs)}"
     )
     return 0
+
+
+def check_mapped_columns(settings: Settings, mappings: list) -> None:
+    """Mapped source fields against the columns of the last load; say which were not checked."""
+    from tributary.contracts.mapping import unknown_source_fields
+    from tributary.ingest.last_load import last_load_columns
+
+    errors = []
+    for mapping in mappings:
+        columns, loaded = last_load_columns(mapping.spec, settings)
+        errors += unknown_source_fields(mapping, columns, loaded)
+        unloaded = sorted(set(mapping.mapping.tables) - set(columns))
+        if unloaded:
+            print(
+                f"{mapping.path}: not loaded yet, so the source fields of {', '.join(unloaded)} "
+                "are not checked against its columns: load it, then validate again"
+            )
+    if errors:
+        raise SpecErrors(errors)
 
 
 def generate(settings: Settings, check: bool) -> int:
@@ -161,14 +181,15 @@ def demo_advance(settings: Settings, days: int, seed: int, scale: float) -> int:
     return 0
 
 
-def demo_dev(settings: Settings, seed: int, scale: float) -> int:
-    """The demo systems on fixed loopback ports, and the Dagster UI on the same code location."""
+def demo_dev(settings: Settings, seed: int, scale: float, host: str) -> int:
+    """The demo systems on fixed ports, and the Dagster UI on the same code location; all bound
+    to ``host`` (loopback unless --host opens them: the UI has no authentication of its own)."""
     from demo_enterprise import DemoEnterprise
     from tributary.run import use_dagster_home
 
     enterprise = DemoEnterprise(settings.demo_dir, seed=seed, scale=scale)
     use_dagster_home(settings)  # the history `tributary run` writes, also typed outside make
-    with enterprise.serve(hr_port=8701, crm_port=8702) as env:
+    with enterprise.serve(hr_port=8701, crm_port=8702, host=host) as env:
         print(
             f"demo enterprise serving (day {enterprise.day}): HR {env['HR_BASE_URL']}, "
             f"CRM {env['CRM_BASE_URL']}, ERP {env['ERP_URL']}"
@@ -176,10 +197,34 @@ def demo_dev(settings: Settings, seed: int, scale: float) -> int:
         # `dagster dev` re-parses dbt with the `dbt` on PATH: the one beside this Python.
         bin_dir = os.path.dirname(sys.executable)
         path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
-        cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml"]
+        cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml", "-h", host]
         return subprocess.call(
             cmd, env={**os.environ, **env, "PATH": path}, cwd=settings.project_root
         )
+
+
+HOST_HELP = (
+    "address the UI and demo systems bind (default loopback; 0.0.0.0 opens them to the "
+    "network: put an authenticating proxy in front, see docs/operations.md)"
+)
+
+
+def _add_demo_commands(commands: argparse._SubParsersAction) -> None:
+    """`tributary demo run|advance|dev`."""
+    demo = commands.add_parser("demo", help="the demo enterprise")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
+    for name, text in [
+        ("run", "start the demo systems, build everything, publish, print a summary"),
+        ("advance", "move the demo clock so new and changed records appear"),
+        ("dev", "serve the demo systems and open the Dagster UI"),
+    ]:
+        sub = demo_commands.add_parser(name, help=text)
+        sub.add_argument("--seed", type=int, default=7)
+        sub.add_argument("--scale", type=float, default=1.0)
+        if name == "advance":
+            sub.add_argument("--days", type=int, default=1)
+        if name == "dev":
+            sub.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
 
 
 def command_line() -> argparse.ArgumentParser:
@@ -218,18 +263,7 @@ def command_line() -> argparse.ArgumentParser:
     )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
-    demo = commands.add_parser("demo", help="the demo enterprise")
-    demo_commands = demo.add_subparsers(dest="demo_command", required=True)
-    for name, text in [
-        ("run", "start the demo systems, build everything, publish, print a summary"),
-        ("advance", "move the demo clock so new and changed records appear"),
-        ("dev", "serve the demo systems and open the Dagster UI"),
-    ]:
-        sub = demo_commands.add_parser(name, help=text)
-        sub.add_argument("--seed", type=int, default=7)
-        sub.add_argument("--scale", type=float, default=1.0)
-        if name == "advance":
-            sub.add_argument("--days", type=int, default=1)
+    _add_demo_commands(commands)
     return parser
 
 
@@ -254,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_run(settings, args.seed, args.scale)
     if args.demo_command == "advance":
         return demo_advance(settings, args.days, args.seed, args.scale)
-    return demo_dev(settings, args.seed, args.scale)
+    return demo_dev(settings, args.seed, args.scale, args.host)
 
 
 if __name__ == "__main__":

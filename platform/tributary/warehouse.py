@@ -69,6 +69,12 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         con.close()
 
 
+def ident(name: str) -> str:
+    """A DuckDB identifier as SQL, always quoted (reserved words, spaces, quotes, any script):
+    every name that reaches warehouse SQL goes through here, never pasted into the text."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def table_counts(
     con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...], catalog: str | None = None
 ) -> dict[str, int]:
@@ -79,9 +85,9 @@ def table_counts(
         "and table_catalog = coalesce(?, current_database()) order by 1, 2",
         [list(schemas), catalog],
     ).fetchall()
-    prefix = f'"{catalog}".' if catalog else ""
+    prefix = f"{ident(catalog)}." if catalog else ""
     return {
-        f"{s}.{t}": con.execute(f'select count(*) from {prefix}"{s}"."{t}"').fetchone()[0]
+        f"{s}.{t}": con.execute(f"select count(*) from {prefix}{ident(s)}.{ident(t)}").fetchone()[0]
         for s, t in tables
     }
 

@@ -288,7 +288,7 @@ def test_errors_are_one_line_without_traceback(cli, loaded, capsys, monkeypatch)
         "  tables:\n    - name: bills\n      glob: '*.csv'\n",
         encoding="utf-8",
     )
-    assert "raw_billing is not loaded yet — materialize" in error("billing")
+    assert "raw_billing is not loaded yet — load the billing source first" in error("billing")
 
     # A load holding the warehouse (DuckDB allows one writer, and readers wait for none).
     holder = duckdb.connect(str(loaded.warehouse))

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tributary.contracts.load_mode import LoadMode
-from tributary.contracts.specfile import NAME_PATTERN, Strict
+from tributary.contracts.specfile import NAME_PATTERN, Identifier, Strict
 
 TEXT_FORMATS = frozenset({"csv", "tsv", "json", "jsonl"})  # the formats an `encoding` applies to
 FileFormat = Literal["csv", "tsv", "excel", "json", "jsonl", "parquet"]
@@ -60,7 +60,7 @@ class FileTable(Strict):
     records: str | None = Field(
         None, min_length=1, description="json only: dotted key of the list, e.g. `data.items`."
     )
-    primary_key: str | list[str] | None = Field(
+    primary_key: Identifier | list[Identifier] | None = Field(
         None, description="Merge on this key; by default rows are keyed by file and line."
     )
     load: LoadMode | None = Field(
@@ -74,6 +74,20 @@ class FileTable(Strict):
     def mode(self) -> LoadMode:
         """Rows are keyed by file and line unless a key is declared: the rule's key → merge."""
         return self.load or "merge"
+
+    @field_validator("glob")
+    @classmethod
+    def _inside_bucket(cls, value: str) -> str:
+        # The glob is joined to bucket_url: it must not climb out of it or name another place.
+        parts = PurePosixPath(value.replace("\\", "/")).parts
+        if not value.strip():
+            raise ValueError("an empty glob: give e.g. `invoices_*.csv`")
+        if "\0" in value or "://" in value or value.startswith(("/", "~")) or ".." in parts:
+            raise ValueError(
+                f"{value!r} leaves bucket_url: give a path under it, e.g. `exports/*.csv` "
+                "(no leading /, ~, .. or URL); point bucket_url at the folder instead"
+            )
+        return value
 
     @field_validator("encoding", "delimiter", "header_row", "sheet", "records")
     @classmethod

@@ -6,14 +6,16 @@ Source field names are the system's own, as it sends them (``staffID``, ``金额
 """
 
 import difflib
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from dlt.common.normalizers.naming import snake_case
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from tributary.contracts.currencies import ISO_4217
 from tributary.contracts.dictionary import CanonicalField, Dictionary, Entity
 from tributary.contracts.source import SourceSpec
 from tributary.contracts.specfile import SpecError, SpecErrors, Strict, line_of, load_model
@@ -52,6 +54,30 @@ class FieldMap(Strict):
         description="For text: further source fields joined to this one with a space, in "
         "order, empty ones skipped (`firstName: {to: full_name, join: [lastName]}`).",
     )
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+                raise ValueError(
+                    f"{value[:40]!r} is not an IANA time zone: write e.g. Asia/Shanghai or UTC"
+                ) from None
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is not None and value not in ISO_4217:
+            close = difflib.get_close_matches(value.upper(), sorted(ISO_4217), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(
+                f"{value[:20]!r} is not an ISO 4217 currency code: write three capitals such "
+                f"as CNY, USD or EUR{hint}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_currency(self) -> "FieldMap":
@@ -241,3 +267,44 @@ def load_mappings(
     if errors:
         raise SpecErrors(errors)
     return found
+
+
+def _source_fields(tmap: TableMapping) -> list[tuple[tuple, str]]:
+    """Every source field a table's mapping names, with where in the file it is named."""
+    named = [(("fields", name), name) for name in tmap.fields]
+    named += [((key,), getattr(tmap, key)) for key in ("id", "updated_at") if getattr(tmap, key)]
+    named += [
+        (("fields", name, "currency_field"), f.currency_field)
+        for name, f in tmap.field_maps().items()
+        if f.currency_field
+    ]
+    return named
+
+
+def unknown_source_fields(
+    mapping: SourceMapping, columns: dict[str, set[str]], loaded: str
+) -> list[SpecError]:
+    """Source fields the last load did not bring: dbt would fail on them only later.
+
+    ``columns`` holds each raw table's columns as last loaded (``loaded`` says where they were
+    read); a table not loaded yet is not checked.
+    """
+    node = yaml.compose(mapping.path.read_text(encoding="utf-8"))
+    errors = []
+    for table, tmap in mapping.mapping.tables.items():
+        known = columns.get(table)
+        if not known:
+            continue
+        for loc, field in _source_fields(tmap):
+            raw = mapping.raw_column(field)
+            if raw in known:
+                continue
+            where = ("tables", table, *loc)
+            message = (
+                f"{'.'.join(where)}: source field {field!r} (raw column {raw!r}) is not in "
+                f"{mapping.spec.dataset}.{table} as last loaded ({loaded})"
+            )
+            fix = _did_you_mean(raw, sorted(c for c in known if not c.startswith("_dlt_")))
+            fix += ", or load the source again if the system added it since"
+            errors.append(SpecError(mapping.path, line_of(node, where), message, fix))
+    return errors

@@ -26,7 +26,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from dlt.sources.rest_api import typing as dlt_typing
-from pydantic import BaseModel, BeforeValidator, Field, create_model, model_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    create_model,
+    model_serializer,
+)
 from pydantic import model_validator as validator
 
 from tributary.contracts.columns import COLUMNS_DESCRIPTION, RestColumns
@@ -88,6 +95,31 @@ def duration_seconds(text: str) -> float:
     if not match:
         raise ValueError(f"{text!r} is not a duration: write e.g. 30m, 2h, 1d, or a number")
     return float(match[1]) * _SECONDS[match[2]]
+
+
+_SCHEMES = ("http", "https")  # what a REST source may reach; file:// and friends are refused
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def web_url(value: str) -> str:
+    """An http(s) URL, or one that starts with a ``${REFERENCE}`` (checked once resolved)."""
+    if value.lstrip().startswith("${"):
+        return value
+    scheme = _SCHEME.match(value)
+    if scheme is None or scheme[1].lower() not in _SCHEMES or "://" not in value:
+        given = f"`{scheme[1]}:`" if scheme else "no scheme"
+        raise ValueError(f"{given} is not a web URL: give an http:// or https:// URL")
+    return value
+
+
+def _web_path(value: Any) -> Any:
+    """An endpoint path is relative to base_url; one that is a whole URL must be a web URL."""
+    if isinstance(value, str) and "://" in value:
+        web_url(value)
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(web_url)]
 
 
 def is_date_cursor(initial_value: Any) -> bool:
@@ -174,6 +206,7 @@ class _Paginator(Section):
 
 class _Auth(Section):
     type: Literal[tuple(AUTHS)]  # type: ignore[valid-type]
+    access_token_url: WebUrl | None = None
     location: Literal["header", "query", "param"] | None = None
     algorithm: str | None = Field(None, description="hmac: any hashlib name (sha256).")
     refresh_margin: float | None = Field(
@@ -239,6 +272,7 @@ AuthField = Annotated[Auth | None, BeforeValidator(_named_type)]
 
 
 class _Endpoint(Section):
+    path: Annotated[str | None, AfterValidator(_web_path)] = None
     paginator: PaginatorField = None
     auth: AuthField = None
     incremental: Incremental | None = None
@@ -264,7 +298,7 @@ class _Resource(Section):
 
 
 class _Client(Section):
-    base_url: str
+    base_url: WebUrl = Field(description="http(s) URL of the API, usually `${SOME_ENV_VAR}`.")
     auth: AuthField = None
     paginator: PaginatorField = None
     requests_per_second: float | None = Field(

@@ -17,6 +17,7 @@ import duckdb
 from pydantic import AfterValidator, Field
 
 from tributary.contracts.dictionary import SQL_TYPES, Dictionary, Entity
+from tributary.contracts.resolved import quote
 from tributary.contracts.specfile import (
     NAME_PATTERN,
     SpecError,
@@ -139,7 +140,7 @@ def _syntax_problem(expression: str) -> str | None:
 def _expression_problem(rule: HandRule, entity: Entity) -> str | None:
     """DuckDB's own complaint about the expression over an empty row of the entity, if any."""
     columns = ", ".join(
-        f"cast(null as {SQL_TYPES[f.type]}) as {name}" for name, f in entity.fields.items()
+        f"cast(null as {SQL_TYPES[f.type]}) as {quote(name)}" for name, f in entity.fields.items()
     )
     try:
         with duckdb.connect() as con:

@@ -16,13 +16,14 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from tributary.contracts import specfile
+from tributary.contracts import references, specfile
 from tributary.contracts.filesystem import Filesystem
 from tributary.contracts.rest_api import RestApi, duration_seconds
 from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
 from tributary.contracts.sql_database import SqlDatabase
 
 _ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+_ANY_REF = re.compile(r"\$\{[^}]*\}?")  # anything that starts like a reference
 _DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]\s*$"  # for editors; parsed by duration_seconds
 
 
@@ -114,6 +115,11 @@ class SourceSpec(Strict):
         description="How recently each table must have loaded successfully, e.g. "
         "{warn_after: 26h, block_after: 72h}. Without it, the source gets no freshness check.",
     )
+    allow_literal_secrets: bool = Field(
+        False,
+        description="For a local throwaway setup only: accept passwords, tokens and keys "
+        "written in this file. Without it they must be `${ENV_VAR}` references.",
+    )
 
     @model_validator(mode="after")
     def _section_matches_kind(self) -> SourceSpec:
@@ -144,6 +150,11 @@ class SourceSpec(Strict):
 def load_spec(path: Path) -> SourceSpec:
     """Read and validate one source system's file."""
     spec, node = load_model(path, SourceSpec)
+    problems = references.bad_references(path, node)
+    if not spec.allow_literal_secrets:
+        problems += references.literal_secrets(path, node)
+    if problems:
+        raise SpecErrors(problems)
     if spec.name != path.stem:
         raise SpecErrors(
             [

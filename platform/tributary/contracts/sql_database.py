@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from tributary.contracts.columns import COLUMNS_DESCRIPTION, Columns
 from tributary.contracts.database_url import database_url
 from tributary.contracts.load_mode import LoadMode, load_mode
-from tributary.contracts.specfile import NAME_PATTERN, Strict
+from tributary.contracts.specfile import NAME_PATTERN, Identifier, Strict
 
 DeleteMode = Literal["hard", "soft"]
 DELETED_COLUMN = "_deleted"  # the marker when no `deleted_flag` column is declared
@@ -22,8 +22,8 @@ class SqlTable(Strict):
     """One target table: a source table, same-shaped shards unioned into one, or a query."""
 
     name: str = Field(pattern=NAME_PATTERN, description="Target table name in raw_<source>.")
-    table: str | None = Field(None, description="Source table; defaults to `name`.")
-    shards: str | None = Field(
+    table: Identifier | None = Field(None, description="Source table; defaults to `name`.")
+    shards: Identifier | None = Field(
         None,
         description="Glob of same-shaped source tables (e.g. `orders_[0-9]*`) loaded into one "
         "table; column `_source_table` says where each row came from.",
@@ -31,8 +31,8 @@ class SqlTable(Strict):
     query: str | None = Field(
         None, description="A SELECT whose result is the table; `incremental` filters its result."
     )
-    primary_key: str | list[str] | None = None
-    incremental: str | None = Field(None, description="Cursor column (e.g. `updated_at`).")
+    primary_key: Identifier | list[Identifier] | None = None
+    incremental: Identifier | None = Field(None, description="Cursor column (e.g. `updated_at`).")
     initial_value: Any = None
     columns: Columns = Field({}, description=COLUMNS_DESCRIPTION)
     load: LoadMode | None = Field(
@@ -40,7 +40,7 @@ class SqlTable(Strict):
         description="append, replace, merge or scd2. Default: merge with a primary_key, append "
         "with only `incremental`, else replace. Never append with a primary_key.",
     )
-    deleted_flag: str | None = Field(
+    deleted_flag: Identifier | None = Field(
         None,
         description="Source column marking deleted rows: true, or any non-null value for "
         "non-boolean columns (e.g. `deleted_at`).",
@@ -100,7 +100,7 @@ class Discover(Strict):
 
     include: list[str] = Field(["*"], description="Globs over source table names.")
     exclude: list[str] = Field([], description="Globs of tables to leave out.")
-    incremental: str | None = Field(
+    incremental: Identifier | None = Field(
         None, description="Cursor column given to each discovered table that has it."
     )
 
@@ -115,7 +115,7 @@ class SqlDatabase(Strict):
         description="SQLAlchemy URL, usually `${SOME_ENV_VAR}`; plain schemes (postgresql://, "
         "postgres://, mysql://, mariadb://, sqlite:///) get the installed driver."
     )
-    schema_: str | None = Field(None, alias="schema")
+    schema_: Identifier | None = Field(None, alias="schema")
     backend: Literal["auto", "connectorx", "pyarrow"] = Field(
         "auto", description="auto: connectorx for PostgreSQL and MySQL/MariaDB, else pyarrow."
     )
@@ -163,7 +163,9 @@ class SqlDatabase(Strict):
         names = [t.name for t in self.tables]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"table name(s) given twice: {', '.join(twice)}")
+            raise ValueError(
+                f"table name(s) given twice: {', '.join(twice)}: give each table its own `name`"
+            )
         return self
 
     def declared(self, names: list[str]) -> set[str]:

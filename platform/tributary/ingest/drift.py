@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from tributary.warehouse import ident
+
 DLT_COLUMN_PREFIX = "_dlt"
 # A column counts as vanished when a load of at least this many rows left it empty although
 # at least half the earlier rows had it: a few new rows of a sparse column are no signal.
@@ -74,8 +76,9 @@ def _vanished(
     ).fetchone()[0]
     if not columns or not has_load_id:
         return []
-    quoted = [f'"{c}"' for c in columns]
-    latest = f'(select max(_dlt_load_id) from "{dataset}"."{table}")'
+    quoted = [ident(c) for c in columns]
+    relation = f"{ident(dataset)}.{ident(table)}"
+    latest = f"(select max(_dlt_load_id) from {relation})"
     counts = ", ".join(
         f"count({q}) filter (where _dlt_load_id = {latest}), "
         f"count({q}) filter (where _dlt_load_id <> {latest})"
@@ -84,7 +87,7 @@ def _vanished(
     row = con.execute(
         f"select count(*) filter (where _dlt_load_id = {latest}), "
         f"count(*) filter (where _dlt_load_id <> {latest}), {counts} "
-        f'from "{dataset}"."{table}"'
+        f"from {relation}"
     ).fetchone()
     rows_now, rows_before = row[0], row[1]
     if rows_now < MIN_ROWS_FOR_VANISHED or not rows_before:

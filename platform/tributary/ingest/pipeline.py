@@ -15,13 +15,17 @@ LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_f
 STREAMED = "tributary_streamed"  # load package state: {table: {rows, bytes}} streamed past dlt
 
 
+def pipeline_name(spec: SourceSpec) -> str:
+    return f"tributary_{spec.name}"
+
+
 def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
     """A dlt pipeline per source system, its state kept beside the warehouse."""
     # Arrow loads (SQL sources) get no _dlt_load_id by default: every raw row should say
     # which load brought it (the schema drift check reads it).
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     return dlt.pipeline(
-        pipeline_name=f"tributary_{spec.name}",
+        pipeline_name=pipeline_name(spec),
         # dlt opens the warehouse itself, so its destination takes the path from the settings
         # when the definitions are built, not from the `warehouse` resource.
         destination=dlt.destinations.duckdb(

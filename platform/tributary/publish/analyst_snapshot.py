@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 from duckdb import DuckDBPyConnection
 
-from tributary.warehouse import connect, table_counts
+from tributary.warehouse import connect, ident, table_counts
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
 
@@ -43,10 +43,6 @@ PUBLISHED_TABLES_SCHEMA = dg.TableSchema(
         ),
     ]
 )
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(text: str) -> str:
@@ -103,7 +99,7 @@ def _build(warehouse: Path, new: Path, required: Sequence[str]) -> dict[str, int
         if missing or not counts:
             raise LookupError(f"nothing published: missing {', '.join(missing) or 'every table'}")
         for name in counts:
-            schema, table = map(_ident, name.split(".", 1))
+            schema, table = map(ident, name.split(".", 1))
             con.execute(f"create schema if not exists {schema}")
             con.execute(f"create table {schema}.{table} as from working.{schema}.{table}")
         _copy_comments(con, list(counts))
@@ -122,7 +118,7 @@ def _write_index(con: DuckDBPyConnection, counts: dict[str, int]) -> None:
     )
     con.execute(f"comment on table {PUBLISHED_TABLES} is {_literal(PUBLISHED_TABLES_DESCRIPTION)}")
     for column in PUBLISHED_TABLES_SCHEMA.columns:
-        target = f"{PUBLISHED_TABLES}.{_ident(column.name)}"
+        target = f"{PUBLISHED_TABLES}.{ident(column.name)}"
         con.execute(f"comment on column {target} is {_literal(column.description or '')}")
 
 
@@ -138,8 +134,8 @@ def _copy_comments(con: DuckDBPyConnection, tables: list[str]) -> None:
     for schema, table, column, comment in found:
         if f"{schema}.{table}" not in tables:
             continue
-        target = f"{_ident(schema)}.{_ident(table)}"
+        target = f"{ident(schema)}.{ident(table)}"
         if column is None:
             con.execute(f"comment on table {target} is {_literal(comment)}")
         else:
-            con.execute(f"comment on column {target}.{_ident(column)} is {_literal(comment)}")
+            con.execute(f"comment on column {target}.{ident(column)} is {_literal(comment)}")

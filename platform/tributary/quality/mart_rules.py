@@ -13,7 +13,7 @@ from tributary.contracts.rules import MartRule, load_hand_rules
 from tributary.quality.quarantine import rules_result
 from tributary.quality.rules import entity_schema, failures, mart_schema, rule_columns
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 
 def build_mart_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
@@ -44,7 +44,7 @@ def _dictionary_check(
     )
     def mart_dictionary_rules(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            frame = con.execute(f"select * from marts.{mart}").df()
+            frame = con.execute(f"select * from marts.{ident(mart)}").df()
         schema = entity_schema(entity_name, entity, set(frame.columns), [])
         result = rules_result(
             frame.assign(_source_id=frame[entity.keys[0]]), failures(frame, schema)
@@ -72,7 +72,7 @@ def _declared_check(mart: str, key: str, rules: list[MartRule]) -> dg.AssetCheck
     )
     def declared_mart_rules(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            frame = con.execute(f"select *{rule_columns(rules)} from marts.{mart}").df()
+            frame = con.execute(f"select *{rule_columns(rules)} from marts.{ident(mart)}").df()
         return rules_result(frame.assign(_source_id=frame[key]), failures(frame, schema))
 
     return declared_mart_rules

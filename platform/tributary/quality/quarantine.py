@@ -25,7 +25,7 @@ from tributary.quality.rules import (
     hand_rule_columns,
 )
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 SCHEMA = "quality"
 QUARANTINE_COLUMNS = {
@@ -76,10 +76,11 @@ class StagedRules:
             for name, field in self.table.entity.fields.items()
             if name not in mapped
         }
-        nulls = "".join(f", cast(null as {kind}) as {name}" for name, kind in missing.items())
-        star = f"* exclude ({', '.join(missing)})" if missing and extra else "*"
-        sql = f"select {star}{extra} from (select *{nulls} from staging.{self.table.model})"
-        frame = con.execute(sql if extra else f"select * from staging.{self.table.model}").df()
+        nulls = "".join(f", cast(null as {kind}) as {ident(n)}" for n, kind in missing.items())
+        star = f"* exclude ({', '.join(map(ident, missing))})" if missing and extra else "*"
+        staged = f"staging.{ident(self.table.model)}"
+        sql = f"select {star}{extra} from (select *{nulls} from {staged})"
+        frame = con.execute(sql if extra else f"select * from {staged}").df()
         return frame, failures(frame, self.schema(set(frame.columns)))
 
     def schema(self, columns: set[str]) -> EntitySchema:

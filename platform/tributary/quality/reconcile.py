@@ -14,7 +14,7 @@ from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_
 from tributary.graph import AUDIT_METADATA
 from tributary.quality.quarantine import SCHEMA, quarantine_table
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 TERMS = ["rows_in", "staged", "rows_out", "quarantined", "duplicates_merged", "unmatched"]
 
@@ -40,26 +40,29 @@ def ledger(con: duckdb.DuckDBPyConnection, t: MappedTable) -> Ledger:
     """Count each term of one source table from the layer that holds it."""
     entity, single = t.entity_name, len(t.entity.keys) == 1
     name = f"{t.source.name}.{t.table}"
-    held = f"{SCHEMA}.{quarantine_table(entity)}"
+    held = f"{ident(SCHEMA)}.{ident(quarantine_table(entity))}"
+    staged = f"staging.{ident(t.model)}"
+    conformed = f"intermediate.{ident(f'int_{entity}__conformed')}"
     kept = (
-        f"select * from staging.{t.model} as s where not exists (select 1 from {held} as q "
+        f"select * from {staged} as s where not exists (select 1 from {held} as q "
         "where q.source = s._source and q.source_table = s._source_table "
         "and q.record_id = s._record_id)"
     )
     unmatched = (
         f"(select count(*) from (select distinct _source_id from ({kept})) as k "
-        f"join intermediate.int_{entity}__crosswalk as c on c.source = ? and "
-        f"c.source_table = ? and c.source_id = k._source_id where c.{t.entity.keys[0]} is null)"
+        f"join intermediate.{ident(f'int_{entity}__crosswalk')} as c on c.source = ? and "
+        f"c.source_table = ? and c.source_id = k._source_id "
+        f"where c.{ident(t.entity.keys[0])} is null)"
         if single
         else "0"
     )
     row = con.execute(
         f"""
         select
-            (select count(*) from {t.source.spec.dataset}.{_quoted(t.table)}),
-            (select count(*) from staging.{t.model}),
+            (select count(*) from {ident(t.source.spec.dataset)}.{ident(t.table)}),
+            (select count(*) from {staged}),
             (select coalesce(sum(list_count(list_filter(_merged_from, lambda x: x = ?))), 0)
-             from intermediate.int_{entity}__conformed),
+             from {conformed}),
             (select count(distinct record_id) from {held}
              where source = ? and source_table = ?),
             (select count(*) - count(distinct _source_id) from ({kept})),
@@ -70,14 +73,11 @@ def ledger(con: duckdb.DuckDBPyConnection, t: MappedTable) -> Ledger:
     return Ledger(name, *(int(v) for v in row))
 
 
-def _quoted(table: str) -> str:
-    return '"' + table.replace('"', '""') + '"'
-
-
 def mart_rows(con: duckdb.DuckDBPyConnection, entity: str, mart: str) -> tuple[int, int]:
     """(conformed rows, mart rows): a mart holds one row per conformed record."""
-    conformed = con.execute(f"select count(*) from intermediate.int_{entity}__conformed").fetchone()
-    marts = con.execute(f"select count(*) from marts.{mart}").fetchone()
+    conformed_model = ident(f"int_{entity}__conformed")
+    conformed = con.execute(f"select count(*) from intermediate.{conformed_model}").fetchone()
+    marts = con.execute(f"select count(*) from marts.{ident(mart)}").fetchone()
     return int(conformed[0]), int(marts[0])
 
 

@@ -38,7 +38,7 @@ from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_
 from tributary.graph import table_metadata
 from tributary.quality.freshness import last_load
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 SCHEMA = "quality"
 CURRENT_TABLE = "scorecard"
@@ -198,12 +198,8 @@ def quarantine_key(entity: str) -> dg.AssetKey:
 # --- measuring --------------------------------------------------------------------------
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _relation(schema: str, name: str) -> str:
-    return f"{_ident(schema)}.{_ident(name)}"
+    return f"{ident(schema)}.{ident(name)}"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> set[str] | None:
@@ -236,7 +232,7 @@ def measure_table(con: duckdb.DuckDBPyConnection, table: MappedTable) -> Counts:
         return Counts()
     staged = _relation("staging", table.model)
     fields = mapped_fields(table)  # a field missing from the view counts as empty
-    filled = " + ".join(f"count({_ident(f)})" for f in fields if f in columns) or "0"
+    filled = " + ".join(f"count({ident(f)})" for f in fields if f in columns) or "0"
     rows, distinct, non_null = con.execute(
         f"select count(*), count(distinct _source_id), {filled} from {staged}"
     ).fetchone()
@@ -326,8 +322,8 @@ def write_scorecard(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any
     """Replace quality.scorecard and append the same rows to quality.scorecard_history, in one
     transaction: the history never holds a score the current table did not show."""
     current, history = _relation(SCHEMA, CURRENT_TABLE), _relation(SCHEMA, HISTORY_TABLE)
-    columns = ", ".join(f"{_ident(n)} {t}" for n, (t, _) in SCORECARD_COLUMNS.items())
-    con.execute(f"create schema if not exists {_ident(SCHEMA)}")
+    columns = ", ".join(f"{ident(n)} {t}" for n, (t, _) in SCORECARD_COLUMNS.items())
+    con.execute(f"create schema if not exists {ident(SCHEMA)}")
     con.execute("begin")
     try:
         con.execute(f"create or replace table {current} ({columns})")
@@ -341,7 +337,7 @@ def write_scorecard(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any
         kept = _columns(con, SCHEMA, HISTORY_TABLE) or set()
         for name, (type_, _) in SCORECARD_COLUMNS.items():
             if name not in kept:
-                con.execute(f"alter table {history} add column {_ident(name)} {type_}")
+                con.execute(f"alter table {history} add column {ident(name)} {type_}")
         con.execute(f"insert into {history} by name select * from {current}")
         con.execute("commit")
     except Exception:

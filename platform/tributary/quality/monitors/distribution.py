@@ -26,6 +26,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from tributary.warehouse import ident
+
 MAD_TO_SD = 1.4826  # MAD × this estimates the standard deviation of normal data
 MEAN_AD_TO_SD = 1.253314  # the same for the mean absolute deviation (sqrt(pi / 2))
 # A statistic moved when its robust z-score against its history exceeds this. On normal data
@@ -72,11 +74,6 @@ class NumericField:
 
     column: str
     segment_by: tuple[str, ...] = ()
-
-
-def ident(name: str) -> str:
-    """An identifier as SQL, always quoted."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _segment_sql(field: NumericField) -> str:

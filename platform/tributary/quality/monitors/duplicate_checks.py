@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 
 from tributary.quality.monitors import duplicates
-from tributary.quality.monitors.distribution import ident
 from tributary.quality.monitors.duplicates import Identity
 from tributary.quality.monitors.targets import (
     SAMPLE_ROWS,
@@ -17,7 +16,7 @@ from tributary.quality.monitors.targets import (
     sample_md,
     shown,
 )
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 EXACT_DESCRIPTION = (
     "Records with different keys that agree on every identifying field ({fields}) once case, "

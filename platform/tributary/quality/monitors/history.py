@@ -9,7 +9,6 @@ import pandas as pd
 from tributary.contracts.resolved import load_mappings_for
 from tributary.graph import table_metadata
 from tributary.quality.monitors import distribution
-from tributary.quality.monitors.distribution import ident
 from tributary.quality.monitors.targets import (
     CONFORMED_SCHEMA,
     HISTORY_SCHEMA,
@@ -20,7 +19,7 @@ from tributary.quality.monitors.targets import (
     sample_md,
 )
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse
+from tributary.warehouse import Warehouse, ident
 
 
 def append_profiles(

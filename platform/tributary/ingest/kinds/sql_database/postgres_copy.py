@@ -48,6 +48,7 @@ import sqlalchemy as sa
 from tributary.ingest.kinds.sql_database.cursor import Cursor
 from tributary.ingest.kinds.sql_database.read import connectorx_empty
 from tributary.ingest.kinds.sql_database.stream import Target, replacing_table
+from tributary.warehouse import ident
 
 PIPE_BUFFER = 1 << 20  # bytes the reader collects before writing them to the pipe
 MAX_LINE = 8 << 20  # the longest row DuckDB reads; it holds buffers of twice that
@@ -363,13 +364,9 @@ def _rows_at_latest(
     source names): all ``Cursor.admit`` needs to know where the load got to."""
     renamed = dict(zip(source_names, names, strict=True))
     picked = [c for c in source_names if c in {*key, cursor.column}]
-    column = _identifier(renamed[cursor.column])
-    select = ", ".join(f"{_identifier(renamed[c])} AS {_identifier(c)}" for c in picked)
+    column = ident(renamed[cursor.column])
+    select = ", ".join(f"{ident(renamed[c])} AS {ident(c)}" for c in picked)
     return target.connection.execute(
         f"SELECT {select} FROM {target.qualified} "
         f"WHERE {column} = (SELECT max({column}) FROM {target.qualified})"
     ).to_arrow_table()
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
