@@ -29,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from tributary.identifiers import ident
 from tributary.settings import LOCK_TIMEOUT_S
 
 WAREHOUSE_POOL = "warehouse"  # the one Dagster concurrency pool of every warehouse writer
@@ -67,12 +68,6 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
-
-
-def ident(name: str) -> str:
-    """A DuckDB identifier as SQL, always quoted (reserved words, spaces, quotes, any script):
-    every name that reaches warehouse SQL goes through here, never pasted into the text."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def table_counts(

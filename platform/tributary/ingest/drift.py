@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from tributary.warehouse import ident
+from tributary.identifiers import ident
 
 DLT_COLUMN_PREFIX = "_dlt"
 # A column counts as vanished when a load of at least this many rows left it empty although

@@ -22,7 +22,8 @@ from pathlib import Path
 import dagster as dg
 from duckdb import DuckDBPyConnection
 
-from tributary.warehouse import connect, ident, table_counts
+from tributary.identifiers import ident
+from tributary.warehouse import connect, table_counts
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
 

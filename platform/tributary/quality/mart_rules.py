@@ -10,10 +10,11 @@ import dagster as dg
 from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.resolved import load_mappings_for, mapped_tables
 from tributary.contracts.rules import MartRule, load_hand_rules
+from tributary.identifiers import ident
 from tributary.quality.quarantine import rules_result
 from tributary.quality.rules import entity_schema, failures, mart_schema, rule_columns
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 
 def build_mart_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:

@@ -17,6 +17,7 @@ import pandas as pd
 from tributary.contracts.dictionary import SQL_TYPES
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.contracts.rules import HandRule, load_hand_rules
+from tributary.identifiers import ident
 from tributary.quality.rules import (
     RULE_COLUMN,
     EntitySchema,
@@ -25,7 +26,7 @@ from tributary.quality.rules import (
     hand_rule_columns,
 )
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 SCHEMA = "quality"
 QUARANTINE_COLUMNS = {

@@ -12,9 +12,10 @@ import pandas as pd
 
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.graph import AUDIT_METADATA
+from tributary.identifiers import ident
 from tributary.quality.quarantine import SCHEMA, quarantine_table
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 TERMS = ["rows_in", "staged", "rows_out", "quarantined", "duplicates_merged", "unmatched"]
 

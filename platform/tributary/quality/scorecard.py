@@ -36,9 +36,10 @@ from tributary.contracts.dictionary import Dictionary
 from tributary.contracts.mapping import SourceMapping
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.graph import table_metadata
+from tributary.identifiers import ident
 from tributary.quality.freshness import last_load
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 SCHEMA = "quality"
 CURRENT_TABLE = "scorecard"

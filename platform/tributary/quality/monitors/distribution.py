@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from tributary.warehouse import ident
+from tributary.identifiers import ident
 
 MAD_TO_SD = 1.4826  # MAD × this estimates the standard deviation of normal data
 MEAN_AD_TO_SD = 1.253314  # the same for the mean absolute deviation (sqrt(pi / 2))

@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from tributary.identifiers import ident
 from tributary.quality.monitors import duplicates
 from tributary.quality.monitors.duplicates import Identity
 from tributary.quality.monitors.targets import (
@@ -16,7 +17,7 @@ from tributary.quality.monitors.targets import (
     sample_md,
     shown,
 )
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 EXACT_DESCRIPTION = (
     "Records with different keys that agree on every identifying field ({fields}) once case, "

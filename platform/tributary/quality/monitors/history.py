@@ -8,6 +8,7 @@ import pandas as pd
 
 from tributary.contracts.resolved import load_mappings_for
 from tributary.graph import table_metadata
+from tributary.identifiers import ident
 from tributary.quality.monitors import distribution
 from tributary.quality.monitors.targets import (
     CONFORMED_SCHEMA,
@@ -19,7 +20,7 @@ from tributary.quality.monitors.targets import (
     sample_md,
 )
 from tributary.settings import Settings
-from tributary.warehouse import Warehouse, ident
+from tributary.warehouse import Warehouse
 
 
 def append_profiles(

@@ -10,9 +10,9 @@ import pandas as pd
 from tributary.contracts.dictionary import Dictionary, Entity
 from tributary.contracts.mapping import SourceMapping
 from tributary.contracts.resolved import conformed_columns, mapped_tables
+from tributary.identifiers import ident
 from tributary.quality.monitors.distribution import NumericField
 from tributary.quality.monitors.duplicates import Identity
-from tributary.warehouse import ident
 
 CONFORMED_SCHEMA = "intermediate"
 STAGING_SCHEMA = "staging"

@@ -13,6 +13,7 @@ from tributary.contracts.dictionary import Dictionary, load_dictionary
 from tributary.contracts.mapping import Mapping, mapping_path
 from tributary.contracts.source import SourceSpec, load_specs
 from tributary.contracts.specfile import SpecErrors, load_model
+from tributary.identifiers import ident
 from tributary.standardize.suggest.profiles import ColumnProfile, profile_values
 from tributary.standardize.suggest.table import TableSuggestion, suggest_table
 
@@ -24,11 +25,6 @@ PROFILE_ROWS = 50_000  # larger tables are profiled on a repeatable sample of th
 
 class SuggestError(Exception):
     """A problem the user fixes before suggestions can run: printed as one line."""
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier, quoted: column names come from the warehouse catalog, not users."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
@@ -58,7 +54,7 @@ def profile_table(
     columns = _source_columns(con, schema, table)
     if not columns:
         return []
-    source = f"{quote_ident(schema)}.{quote_ident(table)}"
+    source = f"{ident(schema)}.{ident(table)}"
     (total,) = con.execute(f"select count(*) from {source}").fetchone()
     if total > PROFILE_ROWS:
         source = (
@@ -66,14 +62,12 @@ def profile_table(
         )
     counts = con.execute(
         "select count(*), "
-        + ", ".join(
-            f"count({quote_ident(c)}), count(distinct {quote_ident(c)})" for c, _ in columns
-        )
+        + ", ".join(f"count({ident(c)}), count(distinct {ident(c)})" for c, _ in columns)
         + f" from {source}"
     ).fetchone()
     profiles = []
     for i, (name, db_type) in enumerate(columns):
-        col = quote_ident(name)
+        col = ident(name)
         values = con.execute(
             f"select v from (select distinct cast({col} as varchar) as v from {source} "
             f"where {col} is not null) order by hash(v), v limit ?",

@@ -45,10 +45,10 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
+from tributary.identifiers import ident
 from tributary.ingest.kinds.sql_database.cursor import Cursor
 from tributary.ingest.kinds.sql_database.read import connectorx_empty
 from tributary.ingest.kinds.sql_database.stream import Target, replacing_table
-from tributary.warehouse import ident
 
 PIPE_BUFFER = 1 << 20  # bytes the reader collects before writing them to the pipe
 MAX_LINE = 8 << 20  # the longest row DuckDB reads; it holds buffers of twice that
