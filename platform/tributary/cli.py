@@ -269,6 +269,9 @@ def command_line() -> argparse.ArgumentParser:
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
     _add_demo_commands(commands)
+    from tributary.serve.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -289,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tributary.ingest.kinds.sql_database.discover import discover
 
         return discover(settings, args.source, check=args.check)
+    if args.command in ("serve", "api"):
+        from tributary.serve.cli import api_command, serve
+
+        return serve(settings, args) if args.command == "serve" else api_command(settings, args)
     if args.demo_command == "run":
         return demo_run(settings, args.seed, args.scale)
     if args.demo_command == "advance":

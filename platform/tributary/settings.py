@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,12 @@ class Settings:
     warehouse_lock_timeout_s: float = LOCK_TIMEOUT_S  # TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT
     # The Dagster instance runs are recorded in: $DAGSTER_HOME, else data/dagster (as `make`).
     dagster_home: Path | None = None
+    # The Data API (serve/): its signing keys (PEM private keys, ES256) from the environment
+    # only, never shown; the previous key still verifies the tokens it signed until they expire.
+    api_signing_key: str | None = field(default=None, repr=False)
+    api_previous_key: str | None = field(default=None, repr=False)
+    api_issuer: str = "urn:tributary"
+    api_audience: str = "urn:tributary:data-api"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,7 +61,16 @@ class Settings:
             warehouse_lock_timeout_s=float(
                 env.get("TRIBUTARY_WAREHOUSE_LOCK_TIMEOUT", LOCK_TIMEOUT_S)
             ),
+            api_signing_key=env.get("TRIBUTARY_API_SIGNING_KEY") or None,
+            api_previous_key=env.get("TRIBUTARY_API_PREVIOUS_SIGNING_KEY") or None,
+            api_issuer=env.get("TRIBUTARY_API_ISSUER", "urn:tributary"),
+            api_audience=env.get("TRIBUTARY_API_AUDIENCE", "urn:tributary:data-api"),
         )
+
+    @property
+    def api_dir(self) -> Path:
+        """The Data API's app registry and audit log (never in the repo)."""
+        return self.data_dir / "api"
 
     @property
     def demo_dir(self) -> Path:

@@ -1,0 +1,114 @@
+"""The Data API's ASGI app: the token endpoint, the JWKS, the datasets, the docs; every call
+audited (middleware below), every error a problem."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+
+from tributary.serve import problems
+from tributary.serve.audit import AuditLog, safe_parameters
+from tributary.serve.datasets import Context, list_rows, one_row
+from tributary.serve.openapi import openapi_spec
+from tributary.serve.problems import Problem, problem_response
+
+MAX_TOKEN_BODY = 4096  # bytes of a token request
+
+
+def _client(request: Request, form: dict[str, str]) -> tuple[str, str]:
+    """client_id and client_secret from HTTP Basic (RFC 6749 2.3.1) or the form."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            name, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Problem(401, "Basic credentials are not base64 of id:secret") from None
+        return name, secret
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+async def _token(request: Request, ctx: Context) -> JSONResponse:
+    body = await request.body()
+    if len(body) > MAX_TOKEN_BODY:
+        raise Problem(413, f"a token request is at most {MAX_TOKEN_BODY} bytes")
+    form = dict(parse_qsl(body.decode("utf-8", "replace")))
+    if form.get("grant_type") != "client_credentials":
+        raise Problem(400, "grant_type must be client_credentials", title="Unsupported grant type")
+    name, secret = _client(request, form)
+    request.state.audit["app"] = name[:64]
+    if not name or not ctx.store.authenticate(name, secret):
+        raise Problem(401, "unknown client or wrong secret", title="Invalid client")
+    grants = ctx.store.grants(name)
+    allowed = [f"read:{d}" for d in grants] + [
+        f"personal:{d}:{k}" for d, g in grants.items() for k in sorted(g.personal)
+    ]
+    wanted = form.get("scope", "").split() or allowed
+    refused = sorted(set(wanted) - set(allowed))
+    if refused:
+        raise Problem(403, f"scope not granted: {' '.join(refused)[:200]}", title="Invalid scope")
+    token, seconds = ctx.signer.issue(name, wanted, ctx.api.token_minutes)
+    body = {"access_token": token, "token_type": "Bearer", "expires_in": seconds,
+            "scope": " ".join(wanted)}  # fmt: skip
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _audit_middleware(app, log: AuditLog) -> None:
+    @app.middleware("http")
+    async def audit(request: Request, call_next):
+        started = time.perf_counter()
+        request.state.audit = {}
+        try:
+            response = await call_next(request)
+        except Exception:  # never a stack trace to the caller; the server log has it
+            response = problem_response(request, Problem(500, "the server failed this request"))
+        record = request.state.audit
+        log.write({
+            "app": record.get("app"), "method": request.method, "path": request.url.path,
+            "dataset": request.path_params.get("dataset") or _dataset_of(request.url.path),
+            "parameters": safe_parameters(request.query_params.multi_items(),
+                                          record.get("personal", set())),
+            "rows": record.get("rows"), "status": response.status_code,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "client": request.client.host if request.client else None,
+        })  # fmt: skip
+        return response
+
+
+def _dataset_of(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    return parts[1][:64] if len(parts) >= 2 and parts[0] == "v1" else None
+
+
+def create_app(ctx: Context, log: AuditLog) -> FastAPIOffline:
+    app = FastAPIOffline(
+        title="Tributary Data API", openapi_url="/openapi.json", docs_url="/docs",
+        redoc_url="/redoc",
+    )  # fmt: skip
+    problems.install(app)
+    _audit_middleware(app, log)
+    spec = openapi_spec(ctx.api)
+    app.openapi = lambda: spec
+
+    @app.post("/oauth/token", include_in_schema=False)
+    async def token(request: Request):
+        return await _token(request, ctx)
+
+    @app.get("/.well-known/jwks.json", include_in_schema=False)
+    def jwks():
+        return JSONResponse(ctx.signer.jwks, headers={"Cache-Control": "max-age=300"})
+
+    @app.get("/v1/{dataset}", include_in_schema=False)
+    def rows(dataset: str, request: Request):
+        return list_rows(request, ctx, dataset)
+
+    @app.get("/v1/{dataset}/{key}", include_in_schema=False)
+    def row(dataset: str, key: str, request: Request):
+        return one_row(request, ctx, dataset, key)
+
+    return app

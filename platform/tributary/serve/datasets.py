@@ -1,0 +1,171 @@
+"""`GET /v1/<dataset>` and `GET /v1/<dataset>/<id>`: authorize, limit, query the snapshot, mask.
+
+Which personal fields come back clear: those whose kind both the token's scopes
+(``personal:<dataset>:<kind>``) and the app's current grant allow; every other personal field
+is masked, and may not be filtered or sorted on (that would reveal it one guess at a time).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from tributary.contracts.api import MART_SCHEMA, Api, Dataset
+from tributary.identifiers import ident
+from tributary.serve.apps import AppStore, Grant
+from tributary.serve.limits import RateLimiter
+from tributary.serve.problems import Problem
+from tributary.serve.query import (
+    Query,
+    QueryError,
+    convert,
+    encode_cursor,
+    page_sql,
+    parse_query,
+    row_sql,
+)
+from tributary.serve.snapshot import CATALOG, Snapshot
+from tributary.serve.tokens import Claims, Signer, TokenError
+
+MASK = "***"
+BEARER = {"WWW-Authenticate": 'Bearer realm="tributary"'}
+
+
+@dataclass
+class Context:
+    api: Api
+    signer: Signer
+    store: AppStore
+    limiter: RateLimiter
+    snapshot: Snapshot
+
+
+def relation(dataset: Dataset) -> str:
+    return f"{CATALOG}.{ident(MART_SCHEMA)}.{ident(dataset.model)}"
+
+
+def _claims(request: Request, signer: Signer) -> Claims:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "no bearer token: get one from POST /oauth/token", headers=BEARER)
+    try:
+        return signer.verify(token.strip())
+    except TokenError as exc:
+        headers = {"WWW-Authenticate": 'Bearer realm="tributary", error="invalid_token"'}
+        raise Problem(401, f"token {exc}", headers=headers) from None
+
+
+def authorize(request: Request, ctx: Context, name: str) -> tuple[Dataset, Grant, frozenset[str]]:
+    """The dataset, the app's grant on it and the personal kinds it may see, or a Problem."""
+    claims = _claims(request, ctx.signer)
+    request.state.audit["app"] = claims.app
+    grants = ctx.store.grants(claims.app)
+    if not grants and not ctx.store.grants(claims.app, date.min):
+        raise Problem(401, f"app {claims.app!r} is revoked or has no grants", headers=BEARER)
+    dataset = ctx.api.datasets.get(name)
+    if dataset is None:
+        raise Problem(404, f"no dataset {name[:60]!r}: see /openapi.json")
+    if f"read:{name}" not in claims.scopes:
+        raise Problem(403, f"the token lacks the scope read:{name}", title="Insufficient scope")
+    grant = grants.get(name)
+    if grant is None:
+        raise Problem(403, f"app {claims.app!r} has no current grant on {name} (expired?)")
+    wait = ctx.limiter.take((claims.app, name), grant.rate)
+    if wait:
+        raise Problem(429, f"more than {grant.rate} requests a minute on {name}",
+                      headers={"Retry-After": str(wait)})  # fmt: skip
+    clear = frozenset(k for k in grant.personal if f"personal:{name}:{k}" in claims.scopes)
+    return dataset, grant, clear
+
+
+def _masked(dataset: Dataset, clear: frozenset[str]) -> set[str]:
+    return {f.name for f in dataset.fields.values() if f.personal and f.personal not in clear}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def _records(columns: list[str], rows: list[tuple], masked: set[str]) -> list[dict]:
+    return [
+        {
+            c: MASK if c in masked and v is not None else _plain(v)
+            for c, v in zip(columns, row, strict=True)
+        }
+        for row in rows
+    ]
+
+
+def _next_url(request: Request, cursor: str) -> str:
+    return str(request.url.remove_query_params("cursor").include_query_params(cursor=cursor))
+
+
+def _check_masked(query: Query, masked: set[str]) -> None:
+    used = {name for name, _, _ in query.filters} | {query.sort}
+    hidden = sorted(used & masked)
+    if hidden:
+        raise Problem(403, f"{', '.join(hidden)}: personal, and the token may not see it",
+                      title="Insufficient scope")  # fmt: skip
+
+
+def list_rows(request: Request, ctx: Context, name: str) -> Response:
+    dataset, _, clear = authorize(request, ctx, name)
+    request.state.audit["personal"] = {f.name for f in dataset.fields.values() if f.personal}
+    try:
+        query = parse_query(dataset, request.query_params.multi_items(), ctx.api.page_size)
+    except QueryError as exc:
+        raise Problem(exc.status, exc.detail, title=exc.title) from None
+    masked = _masked(dataset, clear)
+    _check_masked(query, masked)
+    sql, params = page_sql(dataset, query, relation(dataset))
+    with ctx.snapshot.cursor() as con:
+        result = con.execute(sql, params)
+        columns = [d[0] for d in result.description]
+        rows = result.fetchall()
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    headers = {}
+    next_url = None
+    if more:
+        last = dict(zip(columns, rows[-1], strict=True))
+        next_url = _next_url(request, encode_cursor(last[query.sort], last[dataset.id]))
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    records = [{f: r[f] for f in query.fields} for r in _records(columns, rows, masked)]
+    request.state.audit["rows"] = len(records)
+    if query.format == "csv":
+        return Response(_csv(query.fields, records), media_type="text/csv", headers=headers)
+    return JSONResponse({"data": records, "next": next_url}, headers=headers)
+
+
+def _csv(fields: tuple[str, ...], records: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return out.getvalue()
+
+
+def one_row(request: Request, ctx: Context, name: str, key: str) -> Response:
+    dataset, _, clear = authorize(request, ctx, name)
+    try:
+        value = convert(dataset.fields[dataset.id], key)
+    except QueryError as exc:
+        raise Problem(400, exc.detail) from None
+    columns = list(dataset.fields)
+    sql = row_sql(dataset, relation(dataset))
+    with ctx.snapshot.cursor() as con:
+        rows = con.execute(sql, [value]).fetchall()
+    request.state.audit["rows"] = len(rows)
+    if not rows:
+        raise Problem(404, f"no {name} with {dataset.id} {key[:60]!r}")
+    return JSONResponse(_records(columns, rows, _masked(dataset, clear))[0])
