@@ -7,14 +7,19 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
+import pytest
+import requests
 import uvicorn
 
 from tributary.contracts.api import documented_marts
 from tributary.identifiers import ident
 from tributary.publish.analyst_snapshot import publish_analyst_snapshot
-from tributary.settings import PROJECT_ROOT
+from tributary.serve.cli import build, store
+from tributary.serve.tokens import new_signing_key
+from tributary.settings import PROJECT_ROOT, Settings
 from tributary.warehouse import connect
 
 ROWS = {"fct_orders": 1234, "dim_customer": 150, "dim_employee": 40, "fct_invoices": 300}
@@ -90,3 +95,44 @@ def running(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+SECRETS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """The server, its settings, and a token for an app granted every dataset."""
+    data = tmp_path_factory.mktemp("api") / "data"
+    settings = Settings.from_env(
+        {"TRIBUTARY_DATA_DIR": str(data), "TRIBUTARY_API_SIGNING_KEY": new_signing_key()}
+    )
+    publish(settings)
+    apps = store(settings)
+    SECRETS["reader"] = apps.create("reader")
+    apps.grant(
+        "reader",
+        ["orders", "customers", "employees", "invoices"],
+        ["contact"],
+        date(2099, 1, 1),
+        100000,
+    )
+    with running(build(settings)) as url:
+        yield settings, url
+
+
+def token(url: str, app: str = "reader", secret: str | None = None, scope: str | None = None):
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": app,
+        "client_secret": secret or SECRETS[app],
+        **({"scope": scope} if scope else {}),
+    }
+    response = requests.post(f"{url}/oauth/token", data=form, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def get(url: str, path: str, bearer: str | None, **params):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    return requests.get(f"{url}{path}", params=params, headers=headers, timeout=10)

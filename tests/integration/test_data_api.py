@@ -9,51 +9,9 @@ import json
 import duckdb
 import pytest
 import requests
-from tests.integration.api_server import ROWS, publish, running
+from tests.integration.api_server import ROWS, SECRETS, api, get, publish, token
 
-from tributary.serve.cli import build, store
-from tributary.serve.tokens import new_signing_key
-from tributary.settings import Settings
-
-SECRETS: dict[str, str] = {}
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
-    """The server, its settings, and a token for an app granted every dataset."""
-    data = tmp_path_factory.mktemp("api") / "data"
-    settings = Settings.from_env(
-        {"TRIBUTARY_DATA_DIR": str(data), "TRIBUTARY_API_SIGNING_KEY": new_signing_key()}
-    )
-    publish(settings)
-    apps = store(settings)
-    SECRETS["reader"] = apps.create("reader")
-    apps.grant(
-        "reader",
-        ["orders", "customers", "employees", "invoices"],
-        ["contact"],
-        __import__("datetime").date(2099, 1, 1),
-        100000,
-    )
-    with running(build(settings)) as url:
-        yield settings, url
-
-
-def token(url: str, app: str = "reader", secret: str | None = None, scope: str | None = None):
-    form = {
-        "grant_type": "client_credentials",
-        "client_id": app,
-        "client_secret": secret or SECRETS[app],
-        **({"scope": scope} if scope else {}),
-    }
-    response = requests.post(f"{url}/oauth/token", data=form, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
-def get(url: str, path: str, bearer: str | None, **params):
-    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-    return requests.get(f"{url}{path}", params=params, headers=headers, timeout=10)
+__all__ = ["api"]  # this module's server (a fixture)
 
 
 def snapshot_rows(settings, sql: str, params=()) -> list[tuple]:
