@@ -1,0 +1,141 @@
+"""The Data API's pure parts: queries as SQL with bound values, cursors, token rotation, the rate
+limiter, the snapshot generations a publish swaps, the app registry."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from tributary.contracts.api import load_api
+from tributary.contracts.dictionary import load_dictionary
+from tributary.serve.apps import AppError, AppStore
+from tributary.serve.limits import RateLimiter
+from tributary.serve.query import QueryError, encode_cursor, page_sql, parse_query
+from tributary.serve.snapshot import CATALOG, Snapshot
+from tributary.serve.tokens import Signer, TokenError, new_signing_key
+from tributary.settings import PROJECT_ROOT
+
+API = load_api(
+    PROJECT_ROOT / "sources",
+    PROJECT_ROOT / "dbt_project",
+    load_dictionary(PROJECT_ROOT / "sources"),
+)
+ORDERS = API.datasets["orders"]
+
+
+def test_filters_become_bound_typed_parameters_and_names_quoted_identifiers():
+    items = [("amount_base[gte]", "10.50"), ("status[in]", "a,b"), ("sort", "-order_date")]
+    query = parse_query(ORDERS, items, API.page_size)
+    sql, params = page_sql(ORDERS, query, "t")
+    assert '"amount_base" >= ?' in sql and '"status" in (?, ?)' in sql
+    assert 'order by "order_date" desc nulls last, "order_id" asc limit ?' in sql
+    assert params == [Decimal("10.50"), "a", "b", API.page_size.default + 1]
+    assert "10.50" not in sql and "'a'" not in sql
+
+
+def test_a_cursor_continues_after_the_last_row_and_rejects_forgeries():
+    cursor = encode_cursor(date(2024, 3, 1), 17)
+    query = parse_query(ORDERS, [("sort", "order_date"), ("cursor", cursor)], API.page_size)
+    assert query.after == (date(2024, 3, 1), 17)
+    sql, params = page_sql(ORDERS, query, "t")
+    assert (
+        '("order_date" > ? or ("order_date" = ? and "order_id" > ?) or "order_date" is null)' in sql
+    )
+    assert params[:3] == [date(2024, 3, 1), date(2024, 3, 1), 17]
+    nulls = parse_query(ORDERS, [("sort", "order_date"), ("cursor", encode_cursor(None, 17))],
+                        API.page_size)  # fmt: skip
+    assert '("order_date" is null and "order_id" > ?)' in page_sql(ORDERS, nulls, "t")[0]
+    for bad in ("%%%", encode_cursor("x", "not-an-int"), "WzEsMl0"):
+        with pytest.raises(QueryError):
+            parse_query(ORDERS, [("cursor", bad)], API.page_size)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[("limit", "0")], [("limit", "1001")], [("fields", "nope")], [("sort", "status")],
+     [("sort", "a"), ("sort", "b")], [("fx_rate", "1")], [("order_date", "yesterday")],
+     [("status[in]", ",".join(["x"] * 101))], [("status", "x" * 1001)], [("format", "xml")]],
+)  # fmt: skip
+def test_what_the_dataset_does_not_declare_is_refused(items):
+    with pytest.raises(QueryError) as caught:
+        parse_query(ORDERS, items, API.page_size)
+    assert caught.value.status == 400 and caught.value.detail
+
+
+def test_rotation_the_previous_key_verifies_until_its_tokens_expire():
+    old, new = new_signing_key(), new_signing_key()
+    before = Signer(old, None, "urn:i", "urn:a")
+    token, _ = before.issue("app", ["read:orders"], 5)
+    after = Signer(new, old, "urn:i", "urn:a")
+    assert after.verify(token).scopes == {"read:orders"}
+    assert [k["kid"] for k in after.jwks["keys"]] == [after.kid, before.kid]
+    assert all("d" not in k for k in after.jwks["keys"])  # public halves only
+    with pytest.raises(TokenError):
+        Signer(new, None, "urn:i", "urn:a").verify(token)  # once the old key is dropped
+    with pytest.raises(ValueError, match="keygen"):
+        Signer("not a key", None, "urn:i", "urn:a")
+
+
+def test_the_rate_limiter_refills_at_the_grants_rate():
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    assert [limiter.take(("a", "d"), 2) for _ in range(3)] == [0, 0, 30]
+    assert limiter.take(("b", "d"), 2) == 0  # per app
+    now[0] = 30.0
+    assert limiter.take(("a", "d"), 2) == 0
+
+
+def test_running_requests_keep_the_old_snapshot_new_ones_see_the_new(tmp_path):
+    path = tmp_path / "analyst.duckdb"
+    for name, value in (("analyst.duckdb", 1), ("new.duckdb", 2)):
+        with duckdb.connect(str(tmp_path / name)) as con:
+            con.execute("create table t as select ? as v", [value])
+    snapshot = Snapshot(path)
+    with snapshot.cursor() as running:
+        os.replace(tmp_path / "new.duckdb", path)  # what publish does
+        with snapshot.cursor() as fresh:
+            assert fresh.execute(f"select v from {CATALOG}.t").fetchone() == (2,)
+        assert running.execute(f"select v from {CATALOG}.t").fetchone() == (1,)
+    snapshot.close()
+
+
+def test_apps_secrets_are_hashed_and_grants_expire(tmp_path):
+    store = AppStore(tmp_path / "apps.sqlite")
+    secret = store.create("bi")
+    assert secret not in (tmp_path / "apps.sqlite").read_bytes().decode("latin-1")
+    assert store.authenticate("bi", secret) and not store.authenticate("bi", secret + "x")
+    store.grant("bi", ["orders"], ["contact"], date(2030, 1, 1), 60)
+    assert set(store.grants("bi", date(2029, 12, 31))) == {"orders"}
+    assert store.grants("bi", date(2030, 1, 2)) == {}
+    store.revoke("bi")
+    assert store.grants("bi", date(2029, 1, 1)) == {} and not store.authenticate("bi", secret)
+    with pytest.raises(AppError):
+        store.create("bi")
+    with pytest.raises(AppError):
+        store.create("Bad Name; drop")
+
+
+def test_the_app_commands_show_a_secret_once_and_check_grants(tmp_path, monkeypatch, capsys):
+    from tributary.cli import main
+
+    monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TRIBUTARY_API_SIGNING_KEY", raising=False)
+    assert main(["api", "app", "create", "bi"]) == 0
+    secret = capsys.readouterr().out.splitlines()[-1]
+    assert AppStore(tmp_path / "data" / "api" / "apps.sqlite").authenticate("bi", secret)
+    grant = ["api", "app", "grant", "bi", "--expires", "2030-01-01"]
+    assert main([*grant, "--datasets", "orders,nope"]) == 1
+    assert "unknown dataset(s) nope" in capsys.readouterr().err
+    assert main([*grant, "--datasets", "customers", "--personal", "compensation"]) == 1
+    assert main([*grant, "--datasets", "customers", "--personal", "contact", "--rate", "9"]) == 0
+    assert main(["api", "app", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "customers until 2030-01-01 at 9/min personal: contact" in listed
+    assert secret not in listed
+    assert main(["api", "app", "revoke", "bi"]) == 0 and main(["api", "app", "revoke", "bi"]) == 1
+    with pytest.raises(SystemExit, match="tributary api keygen"):
+        main(["serve"])
