@@ -178,3 +178,23 @@ def test_every_call_is_audited_without_secrets(api):
     text = "\n".join(f.read_text() for f in (settings.api_dir / "audit").glob("*.jsonl"))
     assert bearer not in text and SECRETS["reader"] not in text
     assert "person1@example.com" not in text
+
+
+def test_a_publish_mid_paging_makes_the_cursor_say_start_again(api):
+    """A cursor names the snapshot its page came from: after a publish it is refused (409), so
+    no caller ever pages half through one snapshot and half through the next; paging again
+    from the start reaches exactly the new snapshot's rows."""
+    settings, url = api
+    bearer = token(url)
+    first = get(url, "/v1/orders", bearer, limit=500, sort="order_date").json()
+    publish(settings, version=2)  # one row more
+    try:
+        stale = requests.get(first["next"], headers={"Authorization": f"Bearer {bearer}"},
+                             timeout=10)  # fmt: skip
+        assert stale.status_code == 409, stale.text
+        assert stale.json()["title"] == "Snapshot changed"
+        again = page_through(url, bearer, "/v1/orders", limit=500, sort="order_date")
+        ids = [r["order_id"] for r in again]
+        assert len(ids) == len(set(ids)) == ROWS["fct_orders"] + 1
+    finally:
+        publish(settings, version=1)

@@ -98,8 +98,8 @@ def test_running_requests_keep_the_old_snapshot_new_ones_see_the_new(tmp_path):
     with snapshot.cursor() as running:
         os.replace(tmp_path / "new.duckdb", path)  # what publish does
         with snapshot.cursor() as fresh:
-            assert fresh.execute(f"select v from {CATALOG}.t").fetchone() == (2,)
-        assert running.execute(f"select v from {CATALOG}.t").fetchone() == (1,)
+            assert fresh.con.execute(f"select v from {CATALOG}.t").fetchone() == (2,)
+        assert running.con.execute(f"select v from {CATALOG}.t").fetchone() == (1,)
     snapshot.close()
 
 

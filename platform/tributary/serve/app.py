@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from urllib.parse import parse_qsl
 
@@ -18,6 +19,7 @@ from tributary.serve.datasets import Context, list_rows, one_row
 from tributary.serve.openapi import openapi_spec
 from tributary.serve.problems import Problem, problem_response
 
+LOG = logging.getLogger("tributary.serve")
 MAX_TOKEN_BODY = 4096  # bytes of a token request
 
 
@@ -66,6 +68,7 @@ def _audit_middleware(app, log: AuditLog) -> None:
         try:
             response = await call_next(request)
         except Exception:  # never a stack trace to the caller; the server log has it
+            LOG.exception("%s %s failed", request.method, request.url.path)
             response = problem_response(request, Problem(500, "the server failed this request"))
         record = request.state.audit
         log.write({

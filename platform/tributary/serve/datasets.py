@@ -128,8 +128,14 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     masked = _masked(dataset, clear)
     _check_masked(query, masked)
     sql, params = page_sql(dataset, query, relation(dataset))
-    with ctx.snapshot.cursor() as con:
-        result = con.execute(sql, params)
+    with ctx.snapshot.cursor() as reading:
+        if query.version is not None and query.version != reading.version:
+            detail = (
+                f"the snapshot was published again (at {reading.version}) since this cursor's "
+                "page: start again without a cursor"
+            )
+            raise Problem(409, detail, title="Snapshot changed")
+        result = reading.con.execute(sql, params)
         columns = [d[0] for d in result.description]
         rows = result.fetchall()
     more = len(rows) > query.limit
@@ -138,7 +144,9 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     next_url = None
     if more:
         last = dict(zip(columns, rows[-1], strict=True))
-        next_url = _next_url(request, encode_cursor(last[query.sort], last[dataset.id]))
+        next_url = _next_url(
+            request, encode_cursor(last[query.sort], last[dataset.id], reading.version)
+        )
         headers["Link"] = f'<{next_url}>; rel="next"'
     records = [{f: r[f] for f in query.fields} for r in _records(columns, rows, masked)]
     request.state.audit["rows"] = len(records)
@@ -163,8 +171,8 @@ def one_row(request: Request, ctx: Context, name: str, key: str) -> Response:
         raise Problem(400, exc.detail) from None
     columns = list(dataset.fields)
     sql = row_sql(dataset, relation(dataset))
-    with ctx.snapshot.cursor() as con:
-        rows = con.execute(sql, [value]).fetchall()
+    with ctx.snapshot.cursor() as reading:
+        rows = reading.con.execute(sql, [value]).fetchall()
     request.state.audit["rows"] = len(rows)
     if not rows:
         raise Problem(404, f"no {name} with {dataset.id} {key[:60]!r}")

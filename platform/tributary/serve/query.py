@@ -44,6 +44,7 @@ class Query:
     descending: bool
     limit: int
     after: tuple | None  # the last row's (sort value, id) of the previous page
+    version: str | None  # the snapshot the previous page came from (its published_at)
     format: str
 
 
@@ -126,27 +127,33 @@ def parse_query(dataset: Dataset, items: list[tuple[str, str]], page: PageSize) 
     fmt = given.get("format", "json")
     if fmt not in ("json", "csv"):
         raise _bad(f"format {fmt[:20]!r}: json or csv")
-    after = decode_cursor(dataset, sort, given["cursor"]) if "cursor" in given else None
+    after, version = None, None
+    if "cursor" in given:
+        *after, version = decode_cursor(dataset, sort, given["cursor"])
+        after = tuple(after)
     return Query(fields or tuple(dataset.fields), tuple(filters), sort, descending, int(limit),
-                 after, fmt)  # fmt: skip
+                 after, version, fmt)  # fmt: skip
 
 
-def encode_cursor(sort_value: object, id_value: object) -> str:
-    """The position after a row: its sort value and id, as text (opaque to callers)."""
-    text = json.dumps([None if v is None else str(v) for v in (sort_value, id_value)])
+def encode_cursor(sort_value: object, id_value: object, version: str = "") -> str:
+    """The position after a row (its sort value and id, as text) in the snapshot published at
+    ``version``: opaque to callers."""
+    text = json.dumps([None if v is None else str(v) for v in (sort_value, id_value, version)])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(dataset: Dataset, sort: str, cursor: str) -> tuple:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        sort_text, id_text = json.loads(raw)
+        sort_text, id_text, version = json.loads(raw)
         if id_text is None or not all(isinstance(v, str | None) for v in (sort_text, id_text)):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
         raise _bad("cursor: not one this API gave; start again without it") from None
     sort_value = None if sort_text is None else convert(dataset.fields[sort], sort_text)
-    return sort_value, convert(dataset.fields[dataset.id], id_text)
+    if not isinstance(version, str):
+        raise _bad("cursor: not one this API gave; start again without it")
+    return sort_value, convert(dataset.fields[dataset.id], id_text), version
 
 
 def _where(dataset: Dataset, query: Query) -> tuple[list[str], list[object]]:

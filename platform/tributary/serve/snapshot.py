@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -27,6 +28,27 @@ class _Generation:
         self.users = 0
         self.con = duckdb.connect(config={"threads": 2})
         self.con.execute(f"attach ? as {CATALOG} (read_only)", [str(path)])
+        self.version = _version(self.con)
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> str:
+    """When the file was published (its index, ``main.published_tables``), else its identity."""
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = 'main' "
+        "and table_name = 'published_tables'",
+        [CATALOG],
+    ).fetchone()[0]
+    if not found:
+        return ""
+    query = f"select max(published_at) from {CATALOG}.main.published_tables"
+    published = con.execute(query).fetchone()[0]
+    return published.isoformat() if published else ""
+
+
+@dataclass(frozen=True)
+class Reading:
+    con: duckdb.DuckDBPyConnection  # a cursor of its own
+    version: str  # when this file was published: cursors carry it
 
 
 class Snapshot:
@@ -56,12 +78,12 @@ class Snapshot:
                 generation.con.close()
 
     @contextmanager
-    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def cursor(self) -> Iterator[Reading]:
         """A cursor on the snapshot file current now, for one request."""
         generation = self._take()
         cursor = generation.con.cursor()
         try:
-            yield cursor
+            yield Reading(cursor, generation.version)
         finally:
             cursor.close()
             self._give_back(generation)
