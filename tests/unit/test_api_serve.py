@@ -139,3 +139,18 @@ def test_the_app_commands_show_a_secret_once_and_check_grants(tmp_path, monkeypa
     assert main(["api", "app", "revoke", "bi"]) == 0 and main(["api", "app", "revoke", "bi"]) == 1
     with pytest.raises(SystemExit, match="tributary api keygen"):
         main(["serve"])
+
+
+def test_a_query_past_its_time_limit_is_stopped(tmp_path):
+    from tributary.serve.snapshot import QueryTimeout
+
+    path = tmp_path / "analyst.duckdb"
+    duckdb.connect(str(path)).close()
+    snapshot = Snapshot(path)
+    with snapshot.cursor() as reading:
+        assert reading.fetch("select 1 as x", [], 5) == (["x"], [(1,)])
+        slow = "select count(*) from range(100000000) a, range(1000) b where a.range % 7 = b.range"
+        with pytest.raises(QueryTimeout, match="0.2 s"):
+            reading.fetch(slow, [], 0.2)
+        assert reading.fetch("select 2", [], 5)[1] == [(2,)]  # the cursor still works
+    snapshot.close()

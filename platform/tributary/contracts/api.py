@@ -54,6 +54,9 @@ class ApiFile(Strict):
     token_minutes: int = Field(
         15, ge=1, le=1440, description="How long an access token is valid, in minutes."
     )
+    query_seconds: float = Field(
+        10, gt=0, le=300, description="A query still running after this long is stopped (503)."
+    )
     datasets: dict[str, DatasetSpec] = Field(
         description="Dataset name (the URL path, lower snake_case) → what it serves."
     )
@@ -90,6 +93,7 @@ class Dataset:
 class Api:
     page_size: PageSize
     token_minutes: int
+    query_seconds: float
     datasets: dict[str, Dataset]
 
 
@@ -196,7 +200,7 @@ def load_api(sources_dir: Path, dbt_project_dir: Path, dictionary: Dictionary) -
             datasets[name] = _resolve(name, spec, marts[spec.model], dictionary)
     if errors:
         raise SpecErrors(errors)
-    return Api(model.page_size, model.token_minutes, datasets)
+    return Api(model.page_size, model.token_minutes, model.query_seconds, datasets)
 
 
 def _resolve(name: str, spec: DatasetSpec, mart: dict, dictionary: Dictionary) -> Dataset:

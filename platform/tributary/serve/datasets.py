@@ -30,7 +30,7 @@ from tributary.serve.query import (
     parse_query,
     row_sql,
 )
-from tributary.serve.snapshot import CATALOG, Snapshot
+from tributary.serve.snapshot import CATALOG, QueryTimeout, Reading, Snapshot
 from tributary.serve.tokens import Claims, Signer, TokenError
 
 MASK = "***"
@@ -135,9 +135,7 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
                 "page: start again without a cursor"
             )
             raise Problem(409, detail, title="Snapshot changed")
-        result = reading.con.execute(sql, params)
-        columns = [d[0] for d in result.description]
-        rows = result.fetchall()
+        columns, rows = _fetch(reading, sql, params, ctx.api.query_seconds)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     headers = {}
@@ -153,6 +151,13 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     if query.format == "csv":
         return Response(_csv(query.fields, records), media_type="text/csv", headers=headers)
     return JSONResponse({"data": records, "next": next_url}, headers=headers)
+
+
+def _fetch(reading: Reading, sql: str, params: list, seconds: float):
+    try:
+        return reading.fetch(sql, params, seconds)
+    except QueryTimeout as exc:
+        raise Problem(503, f"the query {exc}: narrow the filters", title="Query timeout") from None
 
 
 def _csv(fields: tuple[str, ...], records: list[dict]) -> str:
@@ -172,7 +177,7 @@ def one_row(request: Request, ctx: Context, name: str, key: str) -> Response:
     columns = list(dataset.fields)
     sql = row_sql(dataset, relation(dataset))
     with ctx.snapshot.cursor() as reading:
-        rows = reading.con.execute(sql, [value]).fetchall()
+        _, rows = _fetch(reading, sql, [value], ctx.api.query_seconds)
     request.state.audit["rows"] = len(rows)
     if not rows:
         raise Problem(404, f"no {name} with {dataset.id} {key[:60]!r}")

@@ -74,7 +74,8 @@ def _errors(*statuses: int) -> dict:
 
 
 TEXT = {400: "Bad query", 401: "No valid token", 403: "Not granted", 404: "Not found",
-        429: "Rate limit: see Retry-After"}  # fmt: skip
+        409: "The cursor's snapshot was replaced: page again", 429: "Rate limit: see Retry-After",
+        503: "The query ran past its time limit"}  # fmt: skip
 
 
 def _paths(api: Api, dataset: Dataset) -> dict:
@@ -92,7 +93,7 @@ def _paths(api: Api, dataset: Dataset) -> dict:
         "responses": {"200": {"description": "One page; `Link: <…>; rel=\"next\"` when more",
                               "content": {"application/json": {"schema": page},
                                           "text/csv": {"schema": {"type": "string"}}}},
-                      **_errors(400, 401, 403, 429)},
+                      **_errors(400, 401, 403, 409, 429, 503)},
     }  # fmt: skip
     one = {
         "summary": f"One of {dataset.name} by {dataset.id}", "operationId": f"get_{dataset.name}",
@@ -102,7 +103,7 @@ def _paths(api: Api, dataset: Dataset) -> dict:
                         "schema": {"type": "string"}}],
         "responses": {"200": {"description": "The row",
                               "content": {"application/json": {"schema": row}}},
-                      **_errors(400, 401, 403, 404, 429)},
+                      **_errors(400, 401, 403, 404, 429, 503)},
     }  # fmt: skip
     return {f"/v1/{dataset.name}": {"get": listing}, f"/v1/{dataset.name}/{{key}}": {"get": one}}
 

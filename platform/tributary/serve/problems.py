@@ -18,6 +18,7 @@ TITLES = {
     413: "Request too large",
     429: "Too many requests",
     500: "Internal error",
+    503: "Unavailable",
 }
 
 

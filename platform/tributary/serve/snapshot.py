@@ -45,10 +45,26 @@ def _version(con: duckdb.DuckDBPyConnection) -> str:
     return published.isoformat() if published else ""
 
 
+class QueryTimeout(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class Reading:
     con: duckdb.DuckDBPyConnection  # a cursor of its own
     version: str  # when this file was published: cursors carry it
+
+    def fetch(self, sql: str, params: list, seconds: float) -> tuple[list[str], list[tuple]]:
+        """Column names and rows, or QueryTimeout when it runs past ``seconds`` (interrupted)."""
+        timer = threading.Timer(seconds, self.con.interrupt)
+        timer.start()
+        try:
+            result = self.con.execute(sql, params)
+            return [d[0] for d in result.description], result.fetchall()
+        except duckdb.InterruptException:
+            raise QueryTimeout(f"stopped after {seconds:g} s") from None
+        finally:
+            timer.cancel()
 
 
 class Snapshot:
