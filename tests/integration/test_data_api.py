@@ -5,11 +5,15 @@ publish is seen by the next request, and every call is audited."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 
 import duckdb
 import pytest
 import requests
-from tests.integration.api_server import ROWS, SECRETS, api, get, publish, token
+from tests.integration.api_server import ROWS, SECRETS, api, free_port, get, publish, token
 
 __all__ = ["api"]  # this module's server (a fixture)
 
@@ -198,3 +202,28 @@ def test_a_publish_mid_paging_makes_the_cursor_say_start_again(api):
         assert len(ids) == len(set(ids)) == ROWS["fct_orders"] + 1
     finally:
         publish(settings, version=1)
+
+
+def test_tributary_serve_starts_on_loopback_and_serves(api, tmp_path):
+    """The command itself, in its own process, on the module's snapshot and apps."""
+    settings, _ = api
+    port = free_port()
+    env = {**os.environ, "TRIBUTARY_DATA_DIR": str(settings.data_dir),
+           "TRIBUTARY_API_SIGNING_KEY": settings.api_signing_key}  # fmt: skip
+    cmd = [sys.executable, "-m", "tributary.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                spec = requests.get(f"{url}/openapi.json", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert spec.json()["openapi"] == "3.1.0"
+        rows = get(url, "/v1/orders", token(url), limit=2)
+        assert rows.status_code == 200 and len(rows.json()["data"]) == 2
+        assert rows.headers["Cache-Control"] == "no-store" and "server" not in rows.headers
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -70,6 +70,9 @@ def _audit_middleware(app, log: AuditLog) -> None:
         except Exception:  # never a stack trace to the caller; the server log has it
             LOG.exception("%s %s failed", request.method, request.url.path)
             response = problem_response(request, Problem(500, "the server failed this request"))
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.url.path.startswith(("/v1/", "/oauth/")):
+            response.headers["Cache-Control"] = "no-store"  # rows may hold personal data
         record = request.state.audit
         log.write({
             "app": record.get("app"), "method": request.method, "path": request.url.path,
