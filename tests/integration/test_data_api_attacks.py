@@ -182,3 +182,21 @@ def test_a_flood_past_the_rate_gets_429_with_retry_after(api):
     check(settings, response, 429, "/v1/orders")
     assert 1 <= int(response.headers["Retry-After"]) <= 12
     assert get(url, "/v1/orders", token(url), limit=1).status_code == 200  # others unaffected
+
+
+def test_guessing_a_secret_is_slowed_to_a_stop(api):
+    settings, url = api
+    SECRETS["guessed"] = store(settings).create("guessed")
+    store(settings).grant("guessed", ["orders"], [], date(2099, 1, 1), 100)
+    form = {"grant_type": "client_credentials", "client_id": "guessed"}
+    tries = [
+        requests.post(f"{url}/oauth/token", data={**form, "client_secret": f"guess{i}"}, timeout=10)
+        for i in range(10)
+    ]
+    assert [r.status_code for r in tries] == [401] * 10
+    right = requests.post(
+        f"{url}/oauth/token", data={**form, "client_secret": SECRETS["guessed"]}, timeout=10
+    )
+    check(settings, right, 429, "/oauth/token")  # even the right secret waits now
+    assert int(right.headers["Retry-After"]) >= 1
+    assert token(url)  # other clients are unaffected

@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from tributary.serve import problems
 from tributary.serve.audit import AuditLog, safe_parameters
 from tributary.serve.datasets import Context, list_rows, one_row
+from tributary.serve.limits import FAILED_LOGINS_PER_MINUTE
 from tributary.serve.openapi import openapi_spec
 from tributary.serve.problems import Problem, problem_response
 
@@ -44,7 +45,14 @@ async def _token(request: Request, ctx: Context) -> JSONResponse:
         raise Problem(400, "grant_type must be client_credentials", title="Unsupported grant type")
     name, secret = _client(request, form)
     request.state.audit["app"] = name[:64]
+    guesses = ("token-failures", name[:64])
+    wait = ctx.limiter.blocked(guesses, FAILED_LOGINS_PER_MINUTE)
+    if wait:
+        raise Problem(
+            429, "too many wrong secrets for this client", headers={"Retry-After": str(wait)}
+        )
     if not name or not ctx.store.authenticate(name, secret):
+        ctx.limiter.take(guesses, FAILED_LOGINS_PER_MINUTE)
         raise Problem(401, "unknown client or wrong secret", title="Invalid client")
     grants = ctx.store.grants(name)
     allowed = [f"read:{d}" for d in grants] + [
