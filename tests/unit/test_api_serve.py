@@ -154,3 +154,18 @@ def test_a_query_past_its_time_limit_is_stopped(tmp_path):
             reading.fetch(slow, [], 0.2)
         assert reading.fetch("select 2", [], 5)[1] == [(2,)]  # the cursor still works
     snapshot.close()
+
+
+def test_the_openapi_description_is_valid_openapi_3_1():
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+    from tributary.serve.openapi import openapi_spec
+
+    spec = openapi_spec(API)
+    validate(spec, cls=OpenAPIV31SpecValidator)  # raises on any mistake
+    params = {p["name"] for p in spec["paths"]["/v1/orders"]["get"]["parameters"]}
+    assert {"status", "status[in]", "amount_base[gte]", "order_no[like]", "cursor"} <= params
+    assert "amount_base[like]" not in params  # like is for text
+    salary = spec["components"]["schemas"]["employees"]["properties"]["monthly_salary"]
+    assert salary["x-personal-data"] == "compensation" and "string" in salary["type"]
