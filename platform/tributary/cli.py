@@ -9,7 +9,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tributary.contracts.specfile import SpecErrors
@@ -203,9 +204,29 @@ def demo_dev(settings: Settings, seed: int, scale: float, host: str) -> int:
         bin_dir = os.path.dirname(sys.executable)
         path = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
         cmd = [os.path.join(bin_dir, "dagster"), "dev", "-w", "workspace.yaml", "-h", host]
-        return subprocess.call(
-            cmd, env={**os.environ, **env, "PATH": path}, cwd=settings.project_root
-        )
+        with data_api(settings, host):
+            return subprocess.call(
+                cmd, env={**os.environ, **env, "PATH": path}, cwd=settings.project_root
+            )
+
+
+@contextmanager
+def data_api(settings: Settings, host: str, port: int | None = None) -> Iterator[None]:
+    """`tributary serve` beside the Dagster UI, on port 8800 (docs/api.md). Without
+    TRIBUTARY_API_SIGNING_KEY it signs with a key made for this session only."""
+    from tributary.serve.cli import DEFAULT_PORT
+    from tributary.serve.tokens import new_signing_key
+
+    key = settings.api_signing_key or new_signing_key()
+    port = port or DEFAULT_PORT
+    cmd = [sys.executable, "-m", "tributary.cli", "serve", "--host", host, "--port", str(port)]
+    server = subprocess.Popen(cmd, env={**os.environ, "TRIBUTARY_API_SIGNING_KEY": key})
+    print(f"Data API on http://{host}:{port}/docs (apps: `tributary api app create`)")
+    try:
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 HOST_HELP = (

@@ -9,11 +9,14 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 
 import duckdb
 import pytest
 import requests
 from tests.integration.api_server import ROWS, SECRETS, api, free_port, get, publish, token
+
+from tributary.settings import Settings
 
 __all__ = ["api"]  # this module's server (a fixture)
 
@@ -204,6 +207,15 @@ def test_a_publish_mid_paging_makes_the_cursor_say_start_again(api):
         publish(settings, version=1)
 
 
+def wait_for(url: str) -> dict:
+    for _ in range(150):
+        try:
+            return requests.get(f"{url}/openapi.json", timeout=1).json()
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answers on {url}")
+
+
 def test_tributary_serve_starts_on_loopback_and_serves(api, tmp_path):
     """The command itself, in its own process, on the module's snapshot and apps."""
     settings, _ = api
@@ -214,16 +226,30 @@ def test_tributary_serve_starts_on_loopback_and_serves(api, tmp_path):
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                spec = requests.get(f"{url}/openapi.json", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        assert spec.json()["openapi"] == "3.1.0"
+        assert wait_for(url)["openapi"] == "3.1.0"
         rows = get(url, "/v1/orders", token(url), limit=2)
         assert rows.status_code == 200 and len(rows.json()["data"]) == 2
         assert rows.headers["Cache-Control"] == "no-store" and "server" not in rows.headers
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_make_devs_api_runs_before_anything_is_published(tmp_path, monkeypatch):
+    """`tributary demo dev` starts the API beside the UI; before the first publish its datasets
+    answer 503 with Retry-After, and it signs with a session key when none is configured."""
+    from tributary.cli import data_api
+    from tributary.serve.cli import store
+
+    monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TRIBUTARY_API_SIGNING_KEY", raising=False)
+    settings = Settings.from_env()
+    SECRETS["early"] = store(settings).create("early")
+    store(settings).grant("early", ["orders"], [], date(2099, 1, 1), 100)
+    port = free_port()
+    with data_api(settings, "127.0.0.1", port):
+        url = f"http://127.0.0.1:{port}"
+        wait_for(url)
+        response = get(url, "/v1/orders", token(url, "early"))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+        assert response.json()["title"] == "No snapshot"

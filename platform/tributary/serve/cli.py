@@ -69,10 +69,6 @@ def build(settings: Settings):
 
     if not settings.api_signing_key:
         raise SystemExit("TRIBUTARY_API_SIGNING_KEY is not set: `tributary api keygen` makes one")
-    if not settings.snapshot.exists():
-        raise SystemExit(
-            f"{settings.snapshot}: no analyst snapshot yet: `tributary run` publishes it"
-        )
     try:
         signer = Signer(settings.api_signing_key, settings.api_previous_key, settings.api_issuer,
                         settings.api_audience)  # fmt: skip
@@ -92,6 +88,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     except SpecErrors as exc:
         print("\n".join(map(str, exc.errors)), file=sys.stderr)
         return 1
+    if not settings.snapshot.exists():
+        print(f"{settings.snapshot}: nothing published yet: datasets answer 503 until a publish")
     scheme = "https" if args.certfile else "http"
     print(f"Data API on {scheme}://{args.host}:{args.port} (docs at /docs)")
     uvicorn.run(app, host=args.host, port=args.port, ssl_certfile=args.certfile,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,7 +32,7 @@ from tributary.serve.query import (
     parse_query,
     row_sql,
 )
-from tributary.serve.snapshot import CATALOG, QueryTimeout, Reading, Snapshot
+from tributary.serve.snapshot import CATALOG, NoSnapshot, QueryTimeout, Reading, Snapshot
 from tributary.serve.tokens import Claims, Signer, TokenError
 
 MASK = "***"
@@ -44,6 +46,21 @@ class Context:
     store: AppStore
     limiter: RateLimiter
     snapshot: Snapshot
+
+
+@contextmanager
+def reading(ctx: Context) -> Iterator[Reading]:
+    """The snapshot current now, for this request; 503 before the first publish."""
+    try:
+        with ctx.snapshot.cursor() as current:
+            yield current
+    except NoSnapshot as exc:
+        raise Problem(
+            503,
+            f"{exc}: try again after `tributary run`",
+            title="No snapshot",
+            headers={"Retry-After": "60"},
+        ) from None
 
 
 def relation(dataset: Dataset) -> str:
@@ -128,14 +145,14 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     masked = _masked(dataset, clear)
     _check_masked(query, masked)
     sql, params = page_sql(dataset, query, relation(dataset))
-    with ctx.snapshot.cursor() as reading:
-        if query.version is not None and query.version != reading.version:
+    with reading(ctx) as current:
+        if query.version is not None and query.version != current.version:
             detail = (
-                f"the snapshot was published again (at {reading.version}) since this cursor's "
+                f"the snapshot was published again (at {current.version}) since this cursor's "
                 "page: start again without a cursor"
             )
             raise Problem(409, detail, title="Snapshot changed")
-        columns, rows = _fetch(reading, sql, params, ctx.api.query_seconds)
+        columns, rows = _fetch(current, sql, params, ctx.api.query_seconds)
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     headers = {}
@@ -143,7 +160,7 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     if more:
         last = dict(zip(columns, rows[-1], strict=True))
         next_url = _next_url(
-            request, encode_cursor(last[query.sort], last[dataset.id], reading.version)
+            request, encode_cursor(last[query.sort], last[dataset.id], current.version)
         )
         headers["Link"] = f'<{next_url}>; rel="next"'
     records = [{f: r[f] for f in query.fields} for r in _records(columns, rows, masked)]
@@ -176,8 +193,8 @@ def one_row(request: Request, ctx: Context, name: str, key: str) -> Response:
         raise Problem(400, exc.detail) from None
     columns = list(dataset.fields)
     sql = row_sql(dataset, relation(dataset))
-    with ctx.snapshot.cursor() as reading:
-        _, rows = _fetch(reading, sql, [value], ctx.api.query_seconds)
+    with reading(ctx) as current:
+        _, rows = _fetch(current, sql, [value], ctx.api.query_seconds)
     request.state.audit["rows"] = len(rows)
     if not rows:
         raise Problem(404, f"no {name} with {dataset.id} {key[:60]!r}")

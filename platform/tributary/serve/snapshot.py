@@ -49,6 +49,10 @@ class QueryTimeout(Exception):
     pass
 
 
+class NoSnapshot(Exception):
+    """Nothing published yet: the server runs, and answers 503 until a publish."""
+
+
 @dataclass(frozen=True)
 class Reading:
     con: duckdb.DuckDBPyConnection  # a cursor of its own
@@ -74,7 +78,10 @@ class Snapshot:
         self._current: _Generation | None = None
 
     def _identity(self) -> tuple[int, int]:
-        found = os.stat(self.path)
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            raise NoSnapshot(f"{self.path.name}: nothing published yet") from None
         return found.st_dev, found.st_ino
 
     def _take(self) -> _Generation:
