@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 
@@ -253,3 +254,38 @@ def test_make_devs_api_runs_before_anything_is_published(tmp_path, monkeypatch):
         response = get(url, "/v1/orders", token(url, "early"))
         assert response.status_code == 503 and response.headers["Retry-After"] == "60"
         assert response.json()["title"] == "No snapshot"
+
+
+def test_requests_during_publishes_never_fail_nor_mix_snapshots(api):
+    """Four clients read while the snapshot is replaced five times: every answer is whole and
+    from one snapshot (40 rows before a publish of version 3, 42 after), none an error."""
+    settings, url = api
+    bearer = token(url)
+    answers: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def client():
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {bearer}"
+            while not stop.is_set():
+                response = session.get(f"{url}/v1/employees", params={"limit": 1000}, timeout=10)
+                rows = len(response.json()["data"]) if response.status_code == 200 else -1
+                answers.append((response.status_code, rows))
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    try:
+        for version in (3, 1, 3, 1, 3):
+            publish(settings, version=version)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(20)
+        publish(settings, version=1)
+    statuses = {status for status, _ in answers}
+    sizes = {rows for _, rows in answers}
+    assert statuses == {200}, answers[:20]
+    assert sizes == {ROWS["dim_employee"], ROWS["dim_employee"] + 2}
+    assert len(answers) > 20
