@@ -169,3 +169,35 @@ def test_the_openapi_description_is_valid_openapi_3_1():
     assert "amount_base[like]" not in params  # like is for text
     salary = spec["components"]["schemas"]["employees"]["properties"]["monthly_salary"]
     assert salary["x-personal-data"] == "compensation" and "string" in salary["type"]
+
+
+def test_api_diff_names_breaking_changes_and_additions(tmp_path, monkeypatch, capsys):
+    import json
+
+    from tributary.cli import main
+    from tributary.serve.diff import spec_changes
+    from tributary.serve.openapi import openapi_spec
+
+    running = openapi_spec(API)
+    assert spec_changes(running, running) == ([], [])
+    old = json.loads(json.dumps(running))
+    orders = old["components"]["schemas"]["orders"]["properties"]
+    orders["gone"] = {"type": ["string", "null"], "x-duckdb-type": "varchar"}
+    orders["amount_base"]["x-duckdb-type"] = "double"
+    del old["components"]["schemas"]["employees"]
+    old["paths"]["/v1/orders"]["get"]["parameters"].append({"name": "legacy", "schema": {}})
+    breaking, added = spec_changes(old, running)
+    assert breaking == [
+        "orders.gone: field removed",
+        "orders.amount_base: type double → decimal(18,2)",
+        "orders: parameter legacy removed",
+    ]
+    assert added == ["employees: dataset added"]
+    path = tmp_path / "running.json"
+    path.write_text(json.dumps(old))
+    assert main(["api", "diff", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "breaking: orders.gone: field removed" in out and "added: employees" in out
+    path.write_text(json.dumps(running))
+    assert main(["api", "diff", str(path)]) == 0
+    assert "no change" in capsys.readouterr().out

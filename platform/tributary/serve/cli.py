@@ -25,6 +25,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     api = commands.add_parser("api", help="the Data API's apps and signing keys")
     api_commands = api.add_subparsers(dest="api_command", required=True)
     api_commands.add_parser("keygen", help="print a new ES256 signing key (PEM)")
+    diff = api_commands.add_parser(
+        "diff", help="what changed between a running API's OpenAPI and the declarations now"
+    )
+    diff.add_argument(
+        "against", nargs="?", default=f"http://127.0.0.1:{DEFAULT_PORT}",
+        help="the running server's URL, or an OpenAPI file",
+    )  # fmt: skip
     app = api_commands.add_parser("app", help="apps that may call the API").add_subparsers(
         dest="app_command", required=True
     )
@@ -105,6 +112,8 @@ def api_command(settings: Settings, args: argparse.Namespace) -> int:
 
         print(new_signing_key(), end="")
         return 0
+    if args.api_command == "diff":
+        return _diff(settings, args.against)
     apps = store(settings)
     try:
         if args.app_command == "create":
@@ -141,3 +150,23 @@ def _grant(settings: Settings, apps, args: argparse.Namespace) -> int:
     apps.grant(args.name, datasets, personal, args.expires, args.rate)
     print(f"app {args.name} may read {', '.join(datasets)} until {args.expires} at {args.rate}/min")
     return 0
+
+
+def _diff(settings: Settings, against: str) -> int:
+    """Exit 1 when the declarations would break callers of the running API."""
+    from tributary.serve.diff import read_spec, spec_changes
+    from tributary.serve.openapi import openapi_spec
+
+    try:
+        running = read_spec(against)
+    except (OSError, ValueError) as exc:
+        print(f"tributary api diff: cannot read {against}: {exc}", file=sys.stderr)
+        return 1
+    breaking, added = spec_changes(running, openapi_spec(_api(settings)))
+    for line in breaking:
+        print(f"breaking: {line}")
+    for line in added:
+        print(f"added: {line}")
+    if not breaking and not added:
+        print(f"no change from {against}")
+    return 1 if breaking else 0
