@@ -168,6 +168,7 @@ def test_openapi_and_offline_docs(api):
 def test_every_call_is_audited_without_secrets(api):
     settings, url = api
     bearer = token(url)
+    page_through(url, bearer, "/v1/employees", limit=30)  # two pages: the second has a cursor
     get(url, "/v1/orders", bearer, status="status-1", limit=5)
     lines = [
         json.loads(line)
@@ -182,6 +183,8 @@ def test_every_call_is_audited_without_secrets(api):
         5,
     )
     assert last["parameters"] == {"status": ["status-1"], "limit": ["5"]}
+    paged = [r for r in lines if "cursor" in r["parameters"]]
+    assert paged and all(r["parameters"]["cursor"][0].startswith("sha256:") for r in paged)
     assert last["client"] == "127.0.0.1" and last["latency_ms"] > 0
     text = "\n".join(f.read_text() for f in (settings.api_dir / "audit").glob("*.jsonl"))
     assert bearer not in text and SECRETS["reader"] not in text

@@ -139,7 +139,7 @@ INJECTIONS = {
     "operator": {"status[or]": "1"},
     "in list": {"order_date[in]": "2024-01-01,x') or (1=1"},
     "cursor": {"cursor": "J29yIDE9MSc"},
-    "cursor value": {"cursor": encode_cursor(None, "1 or 1=1")},
+    "cursor value": {"cursor": encode_cursor(None, "1 or 1=1", "", "order_id")},
     "unknown field": {"fields": "order_id,password"},
     "unknown filter": {"nope": "1"},
     "not filterable": {"fx_rate": "1"},

@@ -38,7 +38,7 @@ def test_filters_become_bound_typed_parameters_and_names_quoted_identifiers():
 
 
 def test_a_cursor_continues_after_the_last_row_and_rejects_forgeries():
-    cursor = encode_cursor(date(2024, 3, 1), 17)
+    cursor = encode_cursor(date(2024, 3, 1), 17, "v1", "order_date")
     query = parse_query(ORDERS, [("sort", "order_date"), ("cursor", cursor)], API.page_size)
     assert query.after == (date(2024, 3, 1), 17)
     sql, params = page_sql(ORDERS, query, "t")
@@ -46,12 +46,20 @@ def test_a_cursor_continues_after_the_last_row_and_rejects_forgeries():
         '("order_date" > ? or ("order_date" = ? and "order_id" > ?) or "order_date" is null)' in sql
     )
     assert params[:3] == [date(2024, 3, 1), date(2024, 3, 1), 17]
-    nulls = parse_query(ORDERS, [("sort", "order_date"), ("cursor", encode_cursor(None, 17))],
+    after_nulls = encode_cursor(None, 17, "", "order_date")
+    nulls = parse_query(ORDERS, [("sort", "order_date"), ("cursor", after_nulls)],
                         API.page_size)  # fmt: skip
     assert '("order_date" is null and "order_id" > ?)' in page_sql(ORDERS, nulls, "t")[0]
-    for bad in ("%%%", encode_cursor("x", "not-an-int"), "WzEsMl0"):
+    forgeries = [
+        [("cursor", "%%%")],
+        [("cursor", "WzEsMl0")],  # [1, 2]: not this API's shape
+        [("cursor", encode_cursor("x", "not-an-int", "", "order_id"))],
+        [("cursor", cursor)],  # made for sort=order_date, used without it
+        [("sort", "-order_date"), ("cursor", cursor)],  # … or with another
+    ]
+    for items in forgeries:
         with pytest.raises(QueryError):
-            parse_query(ORDERS, [("cursor", bad)], API.page_size)
+            parse_query(ORDERS, items, API.page_size)
 
 
 @pytest.mark.parametrize(

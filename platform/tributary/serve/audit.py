@@ -7,6 +7,7 @@ client secret, or a value of a personal field (a parameter naming one is written
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import UTC, datetime
@@ -34,9 +35,12 @@ class AuditLog:
 
 
 def safe_parameters(items: list[tuple[str, str]], personal: set[str]) -> dict[str, list[str]]:
-    """The query parameters as the audit keeps them: personal fields' values hidden."""
+    """The query parameters as the audit keeps them: personal fields' values hidden, and a
+    cursor (which holds a row's sort value) as a digest that still ties pages together."""
     kept: dict[str, list[str]] = {}
     for key, value in items:
         name = key.split("[", 1)[0]
+        if key == "cursor":
+            value = "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
         kept.setdefault(key[:100], []).append(HIDDEN if name in personal else value[:200])
     return kept

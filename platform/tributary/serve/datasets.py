@@ -159,8 +159,9 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
     next_url = None
     if more:
         last = dict(zip(columns, rows[-1], strict=True))
+        order = ("-" if query.descending else "") + query.sort
         next_url = _next_url(
-            request, encode_cursor(last[query.sort], last[dataset.id], current.version)
+            request, encode_cursor(last[query.sort], last[dataset.id], current.version, order)
         )
         headers["Link"] = f'<{next_url}>; rel="next"'
     records = [{f: r[f] for f in query.fields} for r in _records(columns, rows, masked)]

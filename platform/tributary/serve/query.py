@@ -129,30 +129,34 @@ def parse_query(dataset: Dataset, items: list[tuple[str, str]], page: PageSize) 
         raise _bad(f"format {fmt[:20]!r}: json or csv")
     after, version = None, None
     if "cursor" in given:
-        *after, version = decode_cursor(dataset, sort, given["cursor"])
+        order = given.get("sort", dataset.id)
+        *after, version = decode_cursor(dataset, order, given["cursor"])
         after = tuple(after)
     return Query(fields or tuple(dataset.fields), tuple(filters), sort, descending, int(limit),
                  after, version, fmt)  # fmt: skip
 
 
-def encode_cursor(sort_value: object, id_value: object, version: str = "") -> str:
+def encode_cursor(sort_value: object, id_value: object, version: str = "", order: str = "") -> str:
     """The position after a row (its sort value and id, as text) in the snapshot published at
-    ``version``: opaque to callers."""
-    text = json.dumps([None if v is None else str(v) for v in (sort_value, id_value, version)])
+    ``version``, sorted by ``order`` (the request's `sort`): opaque to callers."""
+    parts = (sort_value, id_value, version, order)
+    text = json.dumps([None if v is None else str(v) for v in parts])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(dataset: Dataset, sort: str, cursor: str) -> tuple:
+def decode_cursor(dataset: Dataset, order: str, cursor: str) -> tuple:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        sort_text, id_text, version = json.loads(raw)
+        sort_text, id_text, version, made_for = json.loads(raw)
         if id_text is None or not all(isinstance(v, str | None) for v in (sort_text, id_text)):
             raise ValueError
     except (ValueError, TypeError, binascii.Error):
         raise _bad("cursor: not one this API gave; start again without it") from None
+    if not isinstance(version, str) or made_for != order:
+        raise _bad(f"cursor: made for sort={str(made_for)[:40]}, not sort={order[:40]}; "
+                   "keep the query of the page it came from")  # fmt: skip
+    sort = order.removeprefix("-")
     sort_value = None if sort_text is None else convert(dataset.fields[sort], sort_text)
-    if not isinstance(version, str):
-        raise _bad("cursor: not one this API gave; start again without it")
     return sort_value, convert(dataset.fields[dataset.id], id_text), version
 
 
