@@ -36,6 +36,7 @@ class Settings:
     # only, never shown; the previous key still verifies the tokens it signed until they expire.
     api_signing_key: str | None = field(default=None, repr=False)
     api_previous_key: str | None = field(default=None, repr=False)
+    api_aksk_key: str | None = field(default=None, repr=False)  # derives AK/SK secrets
     api_issuer: str = "urn:tributary"
     api_audience: str = "urn:tributary:data-api"
 
@@ -63,6 +64,7 @@ class Settings:
             ),
             api_signing_key=env.get("TRIBUTARY_API_SIGNING_KEY") or None,
             api_previous_key=env.get("TRIBUTARY_API_PREVIOUS_SIGNING_KEY") or None,
+            api_aksk_key=env.get("TRIBUTARY_API_AKSK_KEY") or None,
             api_issuer=env.get("TRIBUTARY_API_ISSUER", "urn:tributary"),
             api_audience=env.get("TRIBUTARY_API_AUDIENCE", "urn:tributary:data-api"),
         )

@@ -18,6 +18,7 @@ from tributary.contracts.api import documented_marts
 from tributary.identifiers import ident
 from tributary.publish.analyst_snapshot import publish_analyst_snapshot
 from tributary.serve.cli import build, store
+from tributary.serve.signing import new_master_key
 from tributary.serve.tokens import new_signing_key
 from tributary.settings import PROJECT_ROOT, Settings
 from tributary.warehouse import connect
@@ -105,7 +106,11 @@ def api(tmp_path_factory):
     """The server, its settings, and a token for an app granted every dataset."""
     data = tmp_path_factory.mktemp("api") / "data"
     settings = Settings.from_env(
-        {"TRIBUTARY_DATA_DIR": str(data), "TRIBUTARY_API_SIGNING_KEY": new_signing_key()}
+        {
+            "TRIBUTARY_DATA_DIR": str(data),
+            "TRIBUTARY_API_SIGNING_KEY": new_signing_key(),
+            "TRIBUTARY_API_AKSK_KEY": new_master_key(),
+        }
     )
     publish(settings)
     apps = store(settings)

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,6 +20,7 @@ from tests.integration.api_server import SECRETS, api, get, token
 
 from tributary.serve.cli import store
 from tributary.serve.query import encode_cursor
+from tributary.serve.signing import RequestSigning, canonical, sign
 from tributary.serve.tokens import Signer, new_signing_key
 
 __all__ = ["api"]  # this module's server (a fixture)
@@ -200,3 +202,46 @@ def test_guessing_a_secret_is_slowed_to_a_stop(api):
     check(settings, right, 429, "/oauth/token")  # even the right secret waits now
     assert int(right.headers["Retry-After"]) >= 1
     assert token(url)  # other clients are unaffected
+
+
+def signed_headers(settings, access_key: str, path: str, params: dict, stamp=None, nonce=None):
+    """What an AK/SK caller sends (docs/api.md)."""
+    secret = RequestSigning(settings.api_aksk_key).secret_for(access_key)
+    stamp = str(stamp if stamp is not None else int(time.time()))
+    nonce = nonce or secrets.token_hex(12)
+    message = canonical("GET", path, [(k, str(v)) for k, v in params.items()], stamp, nonce)
+    return {"X-Tributary-Key": access_key, "X-Tributary-Timestamp": stamp,
+            "X-Tributary-Nonce": nonce, "X-Tributary-Signature": sign(secret, message)}  # fmt: skip
+
+
+def test_ak_sk_signed_requests_and_their_replays(api):
+    settings, url = api
+    apps = store(settings)
+    access_key = apps.add_access_key("reader")
+    path, params = "/v1/customers", {"limit": "3", "sort": "company_name"}
+    headers = signed_headers(settings, access_key, path, params)
+    ok = requests.get(f"{url}{path}", params=params, headers=headers, timeout=10)
+    assert ok.status_code == 200, ok.text
+    assert len(ok.json()["data"]) == 3 and "@" in ok.json()["data"][0]["email"]  # granted contact
+    replay = requests.get(f"{url}{path}", params=params, headers=headers, timeout=10)
+    check(settings, replay, 401, path)
+    assert "replay" in replay.json()["detail"]
+    tampered = requests.get(f"{url}{path}", params={**params, "limit": "1000"}, timeout=10,
+                            headers=signed_headers(settings, access_key, path, params))  # fmt: skip
+    check(settings, tampered, 401, path)
+    stale = signed_headers(settings, access_key, path, params, stamp=int(time.time()) - 3600)
+    check(settings, requests.get(f"{url}{path}", params=params, headers=stale, timeout=10), 401,
+          path)  # fmt: skip
+    forged = signed_headers(settings, "AKNOTISSUED0000000000", path, params)
+    check(settings, requests.get(f"{url}{path}", params=params, headers=forged, timeout=10), 401,
+          path)  # fmt: skip
+    partial = {k: v for k, v in signed_headers(settings, access_key, path, params).items()
+               if k != "X-Tributary-Nonce"}  # fmt: skip
+    check(settings, requests.get(f"{url}{path}", params=params, headers=partial, timeout=10), 401,
+          path)  # fmt: skip
+    SECRETS["signer"] = apps.create("signer")
+    apps.grant("signer", ["orders"], [], date(2099, 1, 1), 100)
+    revoked_key = apps.add_access_key("signer")
+    apps.revoke("signer")
+    gone = signed_headers(settings, revoked_key, "/v1/orders", {})
+    check(settings, requests.get(f"{url}/v1/orders", headers=gone, timeout=10), 401, "/v1/orders")

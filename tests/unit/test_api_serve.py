@@ -209,3 +209,36 @@ def test_api_diff_names_breaking_changes_and_additions(tmp_path, monkeypatch, ca
     path.write_text(json.dumps(running))
     assert main(["api", "diff", str(path)]) == 0
     assert "no change" in capsys.readouterr().out
+
+
+def test_the_key_command_derives_an_sk_that_verifies(tmp_path, monkeypatch, capsys):
+    from tributary.cli import main
+    from tributary.serve.signing import RequestSigning, SignatureError, canonical, sign
+
+    monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TRIBUTARY_API_AKSK_KEY", raising=False)
+    assert main(["api", "app", "create", "s2s"]) == 0
+    assert main(["api", "app", "key", "s2s"]) == 1  # no master key: no AK/SK
+    assert main(["api", "keygen", "--aksk"]) == 0
+    master = capsys.readouterr().out.splitlines()[-1]
+    monkeypatch.setenv("TRIBUTARY_API_AKSK_KEY", master)
+    assert main(["api", "app", "key", "s2s"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    access_key, secret = lines[-2].split("access key ")[1].split(";")[0], lines[-1]
+    assert AppStore(tmp_path / "data" / "api" / "apps.sqlite").app_for_key(access_key) == "s2s"
+    assert secret not in (tmp_path / "data" / "api" / "apps.sqlite").read_bytes().decode("latin-1")
+    now = [1_000_000.0]
+    signing = RequestSigning(master, clock=lambda: now[0])
+    message = canonical("GET", "/v1/orders", [("b", "2"), ("a", "1")], "1000000", "n" * 16)
+    headers = {
+        "x-tributary-key": access_key,
+        "x-tributary-timestamp": "1000000",
+        "x-tributary-nonce": "n" * 16,
+        "x-tributary-signature": sign(secret, message),
+    }
+    assert signing.verify("GET", "/v1/orders", [("a", "1"), ("b", "2")], headers) == access_key
+    with pytest.raises(SignatureError, match="replay"):
+        signing.verify("GET", "/v1/orders", [("a", "1"), ("b", "2")], headers)
+    now[0] += 301
+    with pytest.raises(SignatureError, match="timestamp"):
+        signing.verify("GET", "/v1/orders", [("a", "1"), ("b", "2")], headers)

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from tributary.serve import problems
+from tributary.serve.apps import granted_scopes
 from tributary.serve.audit import AuditLog, safe_parameters
 from tributary.serve.datasets import Context, list_rows, one_row
 from tributary.serve.limits import FAILED_LOGINS_PER_MINUTE
@@ -55,9 +56,7 @@ async def _token(request: Request, ctx: Context) -> JSONResponse:
         ctx.limiter.take(guesses, FAILED_LOGINS_PER_MINUTE)
         raise Problem(401, "unknown client or wrong secret", title="Invalid client")
     grants = ctx.store.grants(name)
-    allowed = [f"read:{d}" for d in grants] + [
-        f"personal:{d}:{k}" for d, g in grants.items() for k in sorted(g.personal)
-    ]
+    allowed = granted_scopes(grants)
     wanted = form.get("scope", "").split() or allowed
     refused = sorted(set(wanted) - set(allowed))
     if refused:

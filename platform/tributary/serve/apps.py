@@ -32,6 +32,9 @@ create table if not exists grants (
     app text not null references apps(name), dataset text not null, personal text not null,
     expires text not null, rate integer not null, primary key (app, dataset)
 );
+create table if not exists access_keys (
+    ak text primary key, app text not null references apps(name)
+);
 """
 
 
@@ -134,6 +137,25 @@ class AppStore:
             for d, p, e, r in rows
         }
 
+    def add_access_key(self, name: str) -> str:
+        """A new access key (AK) for request signing; its SK is derived, never stored."""
+        access_key = "AK" + secrets.token_hex(10).upper()
+        with self._db() as con:
+            row = con.execute("select revoked_at from apps where name = ?", [name]).fetchone()
+            if row is None or row[0]:
+                raise AppError(f"no active app {name!r}: `tributary api app list` shows them")
+            con.execute("insert into access_keys values (?, ?)", [access_key, name])
+        return access_key
+
+    def app_for_key(self, access_key: str) -> str | None:
+        with self._db() as con:
+            row = con.execute(
+                "select app from access_keys join apps on name = app "
+                "where ak = ? and revoked_at is null",
+                [access_key],
+            ).fetchone()
+        return row[0] if row else None
+
     def listing(self) -> list[tuple]:
         with self._db() as con:
             return con.execute(
@@ -142,3 +164,10 @@ class AppStore:
                 " || personal else '' end, '; ') from apps left join grants on name = app "
                 "group by name, created_at, revoked_at order by name"
             ).fetchall()
+
+
+def granted_scopes(grants: dict[str, Grant]) -> list[str]:
+    """Every scope the grants allow: read:<dataset>, personal:<dataset>:<kind>."""
+    return [f"read:{d}" for d in grants] + [
+        f"personal:{d}:{k}" for d, g in grants.items() for k in sorted(g.personal)
+    ]

@@ -24,7 +24,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--keyfile", help="its private key (PEM)")
     api = commands.add_parser("api", help="the Data API's apps and signing keys")
     api_commands = api.add_subparsers(dest="api_command", required=True)
-    api_commands.add_parser("keygen", help="print a new ES256 signing key (PEM)")
+    keygen = api_commands.add_parser("keygen", help="print a new ES256 signing key (PEM)")
+    keygen.add_argument(
+        "--aksk", action="store_true", help="instead: a key for TRIBUTARY_API_AKSK_KEY"
+    )
     diff = api_commands.add_parser(
         "diff", help="what changed between a running API's OpenAPI and the declarations now"
     )
@@ -43,6 +46,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     grant.add_argument("--rate", type=int, default=600, help="requests per minute per dataset")
     grant.add_argument("--personal", default="", help="personal kinds it may see (contact,…)")
     app.add_parser("revoke", help="refuse the app from its next request on").add_argument("name")
+    app.add_parser("key", help="an AK/SK pair for request signing; SK shown once").add_argument(
+        "name"
+    )
     app.add_parser("list", help="every app and its grants")
 
 
@@ -71,6 +77,7 @@ def build(settings: Settings):
     from tributary.serve.audit import AuditLog
     from tributary.serve.datasets import Context
     from tributary.serve.limits import RateLimiter
+    from tributary.serve.signing import RequestSigning
     from tributary.serve.snapshot import Snapshot
     from tributary.serve.tokens import Signer
 
@@ -79,11 +86,11 @@ def build(settings: Settings):
     try:
         signer = Signer(settings.api_signing_key, settings.api_previous_key, settings.api_issuer,
                         settings.api_audience)  # fmt: skip
+        signing = RequestSigning(settings.api_aksk_key) if settings.api_aksk_key else None
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    ctx = Context(
-        _api(settings), signer, store(settings), RateLimiter(), Snapshot(settings.snapshot)
-    )
+    ctx = Context(_api(settings), signer, store(settings), RateLimiter(),
+                  Snapshot(settings.snapshot), signing)  # fmt: skip
     return create_app(ctx, AuditLog(settings.api_dir / "audit"))
 
 
@@ -108,9 +115,10 @@ def api_command(settings: Settings, args: argparse.Namespace) -> int:
     from tributary.serve.apps import AppError
 
     if args.api_command == "keygen":
+        from tributary.serve.signing import new_master_key
         from tributary.serve.tokens import new_signing_key
 
-        print(new_signing_key(), end="")
+        print(new_master_key() if args.aksk else new_signing_key(), end="\n" if args.aksk else "")
         return 0
     if args.api_command == "diff":
         return _diff(settings, args.against)
@@ -121,6 +129,8 @@ def api_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"app {args.name} created; its secret, shown only now:\n{secret}")
         elif args.app_command == "grant":
             return _grant(settings, apps, args)
+        elif args.app_command == "key":
+            return _access_key(settings, apps, args.name)
         elif args.app_command == "revoke":
             apps.revoke(args.name)
             print(f"app {args.name} revoked: its next request is refused")
@@ -170,3 +180,15 @@ def _diff(settings: Settings, against: str) -> int:
     if not breaking and not added:
         print(f"no change from {against}")
     return 1 if breaking else 0
+
+
+def _access_key(settings: Settings, apps, name: str) -> int:
+    from tributary.serve.signing import RequestSigning
+
+    if not settings.api_aksk_key:
+        print("TRIBUTARY_API_AKSK_KEY is not set: `tributary api keygen --aksk`", file=sys.stderr)
+        return 1
+    access_key = apps.add_access_key(name)
+    secret = RequestSigning(settings.api_aksk_key).secret_for(access_key)
+    print(f"app {name}: access key {access_key}; its secret key, shown only now:\n{secret}")
+    return 0

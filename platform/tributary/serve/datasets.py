@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 
 from tributary.contracts.api import MART_SCHEMA, Api, Dataset
 from tributary.identifiers import ident
-from tributary.serve.apps import AppStore, Grant
+from tributary.serve.apps import AppStore, Grant, granted_scopes
 from tributary.serve.limits import RateLimiter
 from tributary.serve.problems import Problem
 from tributary.serve.query import (
@@ -32,6 +32,7 @@ from tributary.serve.query import (
     parse_query,
     row_sql,
 )
+from tributary.serve.signing import RequestSigning, SignatureError
 from tributary.serve.snapshot import CATALOG, NoSnapshot, QueryTimeout, Reading, Snapshot
 from tributary.serve.tokens import Claims, Signer, TokenError
 
@@ -46,6 +47,7 @@ class Context:
     store: AppStore
     limiter: RateLimiter
     snapshot: Snapshot
+    signing: RequestSigning | None = None  # AK/SK, when TRIBUTARY_API_AKSK_KEY is set
 
 
 @contextmanager
@@ -67,7 +69,26 @@ def relation(dataset: Dataset) -> str:
     return f"{CATALOG}.{ident(MART_SCHEMA)}.{ident(dataset.model)}"
 
 
-def _claims(request: Request, signer: Signer) -> Claims:
+def _signed(request: Request, ctx: Context) -> Claims:
+    """An AK/SK-signed request's app, with every scope its grants give."""
+    if ctx.signing is None:
+        raise Problem(401, "AK/SK signing is not enabled on this server: use a bearer token")
+    try:
+        access_key = ctx.signing.verify(
+            request.method, request.url.path, request.query_params.multi_items(), request.headers
+        )
+    except SignatureError as exc:
+        raise Problem(401, f"signed request refused: {exc}") from None
+    app = ctx.store.app_for_key(access_key)
+    if app is None:
+        raise Problem(401, "unknown or revoked access key")
+    return Claims(app, frozenset(granted_scopes(ctx.store.grants(app))), 0)
+
+
+def _claims(request: Request, ctx: Context) -> Claims:
+    if "x-tributary-key" in request.headers:
+        return _signed(request, ctx)
+    signer = ctx.signer
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "no bearer token: get one from POST /oauth/token", headers=BEARER)
@@ -80,7 +101,7 @@ def _claims(request: Request, signer: Signer) -> Claims:
 
 def authorize(request: Request, ctx: Context, name: str) -> tuple[Dataset, Grant, frozenset[str]]:
     """The dataset, the app's grant on it and the personal kinds it may see, or a Problem."""
-    claims = _claims(request, ctx.signer)
+    claims = _claims(request, ctx)
     request.state.audit["app"] = claims.app
     grants = ctx.store.grants(claims.app)
     if not grants and not ctx.store.grants(claims.app, date.min):
