@@ -17,6 +17,14 @@ _TYPES = {
     "boolean": {"type": "boolean"},
 }
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
+AKSK = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "X-Tributary-Key",
+    "description": "AK/SK request signing: with X-Tributary-Timestamp, X-Tributary-Nonce and "
+    "X-Tributary-Signature (HMAC-SHA256 over method, path, sorted query, timestamp and nonce; "
+    "docs/api.md).",
+}
 MASK_NOTE = " Masked as `***` unless the token has the scope `personal:{dataset}:{kind}`."
 
 
@@ -80,7 +88,7 @@ TEXT = {400: "Bad query", 401: "No valid token", 403: "Not granted", 404: "Not f
 
 def _paths(api: Api, dataset: Dataset) -> dict:
     row = {"$ref": f"#/components/schemas/{dataset.name}"}
-    security = [{"oauth2": [f"read:{dataset.name}"]}]
+    security = [{"oauth2": [f"read:{dataset.name}"]}, {"aksk": []}]
     next_url = {"type": ["string", "null"], "description": "The next page's URL."}
     page = {
         "type": "object",
@@ -133,5 +141,5 @@ def openapi_spec(api: Api) -> dict:
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"oauth2": {
             "type": "oauth2", "flows": {"clientCredentials": {
-                "tokenUrl": "/oauth/token", "scopes": scopes}}}}},
+                "tokenUrl": "/oauth/token", "scopes": scopes}}}, "aksk": AKSK}},
     }  # fmt: skip
