@@ -12,6 +12,7 @@ import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import duckdb
 import jwt
 import pytest
 import requests
@@ -245,3 +246,29 @@ def test_ak_sk_signed_requests_and_their_replays(api):
     apps.revoke("signer")
     gone = signed_headers(settings, revoked_key, "/v1/orders", {})
     check(settings, requests.get(f"{url}/v1/orders", headers=gone, timeout=10), 401, "/v1/orders")
+
+
+def test_a_grants_row_filter_limits_what_the_app_sees(api):
+    """A subsidiary's app sees only its customers' orders: in pages, filters and by id."""
+    settings, url = api
+    apps = store(settings)
+    SECRETS["subsidiary"] = apps.create("subsidiary")
+    apps.grant("subsidiary", ["orders"], [], date(2099, 1, 1), 1000,
+               {"customer_id": ["customer_id-2", "customer_id-5"]})  # fmt: skip
+    bearer = token(url, "subsidiary")
+    seen = get(url, "/v1/orders", bearer, limit=1000).json()["data"]
+    (truth,) = duckdb_rows(settings, "select count(*) from marts.fct_orders "
+                           "where customer_id in ('customer_id-2', 'customer_id-5')")  # fmt: skip
+    assert len(seen) == truth[0] > 0
+    assert {r["customer_id"] for r in seen} == {"customer_id-2", "customer_id-5"}
+    widened = get(url, "/v1/orders", bearer, customer_id="customer_id-3").json()["data"]
+    assert widened == []  # a filter of its own narrows, never widens
+    other = duckdb_rows(settings, "select order_id from marts.fct_orders "
+                        "where customer_id = 'customer_id-3' limit 1")[0][0]  # fmt: skip
+    check(settings, get(url, f"/v1/orders/{other}", bearer), 404, f"/v1/orders/{other}")
+    assert get(url, f"/v1/orders/{seen[0]['order_id']}", bearer).status_code == 200
+
+
+def duckdb_rows(settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.snapshot), read_only=True) as con:
+        return con.execute(sql).fetchall()

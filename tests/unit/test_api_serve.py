@@ -139,10 +139,15 @@ def test_the_app_commands_show_a_secret_once_and_check_grants(tmp_path, monkeypa
     assert main([*grant, "--datasets", "orders,nope"]) == 1
     assert "unknown dataset(s) nope" in capsys.readouterr().err
     assert main([*grant, "--datasets", "customers", "--personal", "compensation"]) == 1
-    assert main([*grant, "--datasets", "customers", "--personal", "contact", "--rate", "9"]) == 0
+    assert main([*grant, "--datasets", "customers", "--rows", "nope=1"]) == 1
+    assert "--rows on customers" in capsys.readouterr().err
+    assert main([*grant, "--datasets", "customers", "--rows", "created_at=yesterday"]) == 1
+    assert main([*grant, "--datasets", "customers", "--personal", "contact", "--rate", "9",
+                 "--rows", "owner_employee_id=E00001,E00002"]) == 0  # fmt: skip
     assert main(["api", "app", "list"]) == 0
     listed = capsys.readouterr().out
-    assert "customers until 2030-01-01 at 9/min personal: contact" in listed
+    assert "customers until 2030-01-01 at 9/min personal: contact rows: " in listed
+    assert '{"owner_employee_id": ["E00001", "E00002"]}' in listed
     assert secret not in listed
     assert main(["api", "app", "revoke", "bi"]) == 0 and main(["api", "app", "revoke", "bi"]) == 1
     with pytest.raises(SystemExit, match="tributary api keygen"):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -30,7 +31,8 @@ create table if not exists apps (
 );
 create table if not exists grants (
     app text not null references apps(name), dataset text not null, personal text not null,
-    expires text not null, rate integer not null, primary key (app, dataset)
+    expires text not null, rate integer not null, rows text not null default '{}',
+    primary key (app, dataset)
 );
 create table if not exists access_keys (
     ak text primary key, app text not null references apps(name)
@@ -48,6 +50,7 @@ class Grant:
     personal: frozenset[str]
     expires: date
     rate: int
+    rows: dict[str, list[str]] = field(default_factory=dict)  # field → values its rows may have
 
 
 def _hash(secret: str, salt: bytes) -> bytes:
@@ -88,7 +91,7 @@ class AppStore:
         return secret
 
     def grant(self, name: str, datasets: list[str], personal: list[str], expires: date,
-              rate: int) -> None:  # fmt: skip
+              rate: int, rows: dict[str, list[str]] | None = None) -> None:  # fmt: skip
         if rate < 1:
             raise AppError("rate is requests per minute: at least 1")
         with self._db() as con:
@@ -97,8 +100,15 @@ class AppStore:
                 raise AppError(f"no active app {name!r}: `tributary api app list` shows them")
             for dataset in datasets:
                 con.execute(
-                    "insert or replace into grants values (?, ?, ?, ?, ?)",
-                    [name, dataset, ",".join(sorted(personal)), expires.isoformat(), rate],
+                    "insert or replace into grants values (?, ?, ?, ?, ?, ?)",
+                    [
+                        name,
+                        dataset,
+                        ",".join(sorted(personal)),
+                        expires.isoformat(),
+                        rate,
+                        json.dumps(rows or {}),
+                    ],  # fmt: skip
                 )
 
     def revoke(self, name: str) -> None:
@@ -128,13 +138,15 @@ class AppStore:
         today = today or datetime.now(UTC).date()
         with self._db() as con:
             rows = con.execute(
-                "select dataset, personal, expires, rate from grants join apps on name = app "
+                "select dataset, personal, expires, rate, rows from grants join apps on name = app "
                 "where app = ? and revoked_at is null and expires >= ?",
                 [name, today.isoformat()],
             ).fetchall()
         return {
-            d: Grant(d, frozenset(filter(None, p.split(","))), date.fromisoformat(e), r)
-            for d, p, e, r in rows
+            d: Grant(
+                d, frozenset(filter(None, p.split(","))), date.fromisoformat(e), r, json.loads(w)
+            )
+            for d, p, e, r, w in rows
         }
 
     def add_access_key(self, name: str) -> str:
@@ -161,7 +173,9 @@ class AppStore:
             return con.execute(
                 "select name, created_at, revoked_at, group_concat(dataset || ' until ' || expires"
                 " || ' at ' || rate || '/min' || case when personal != '' then ' personal: '"
-                " || personal else '' end, '; ') from apps left join grants on name = app "
+                " || personal else '' end"
+                " || case when rows != '{}' then ' rows: ' || rows else '' end"
+                ", '; ') from apps left join grants on name = app "
                 "group by name, created_at, revoked_at order by name"
             ).fetchall()
 

@@ -45,6 +45,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     grant.add_argument("--expires", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
     grant.add_argument("--rate", type=int, default=600, help="requests per minute per dataset")
     grant.add_argument("--personal", default="", help="personal kinds it may see (contact,…)")
+    grant.add_argument(
+        "--rows", action="append", default=[], metavar="FIELD=V1,V2",
+        help="only rows whose FIELD is one of these values (repeatable: every one must hold)",
+    )  # fmt: skip
     app.add_parser("revoke", help="refuse the app from its next request on").add_argument("name")
     app.add_parser("key", help="an AK/SK pair for request signing; SK shown once").add_argument(
         "name"
@@ -157,7 +161,10 @@ def _grant(settings: Settings, apps, args: argparse.Namespace) -> int:
               f"{', '.join(api.datasets)}; kinds there {', '.join(sorted(kinds)) or 'none'}",
               file=sys.stderr)  # fmt: skip
         return 1
-    apps.grant(args.name, datasets, personal, args.expires, args.rate)
+    rows = _row_filter(api, datasets, args.rows)
+    if rows is None:
+        return 1
+    apps.grant(args.name, datasets, personal, args.expires, args.rate, rows)
     print(f"app {args.name} may read {', '.join(datasets)} until {args.expires} at {args.rate}/min")
     return 0
 
@@ -192,3 +199,21 @@ def _access_key(settings: Settings, apps, name: str) -> int:
     secret = RequestSigning(settings.api_aksk_key).secret_for(access_key)
     print(f"app {name}: access key {access_key}; its secret key, shown only now:\n{secret}")
     return 0
+
+
+def _row_filter(api, datasets: list[str], given: list[str]) -> dict[str, list[str]] | None:
+    """``--rows FIELD=V1,V2`` as a grant's row filter, checked against each dataset."""
+    from tributary.serve.query import QueryError, row_filters
+
+    rows = {}
+    for text in given:
+        name, _, values = text.partition("=")
+        rows[name] = [v for v in values.split(",") if v]
+    for dataset in datasets:
+        try:
+            row_filters(api.datasets[dataset], rows)
+        except (KeyError, QueryError) as exc:
+            print(f"tributary api app grant: --rows on {dataset}: {exc}; fields: "
+                  f"{', '.join(api.datasets[dataset].fields)}", file=sys.stderr)  # fmt: skip
+            return None
+    return rows

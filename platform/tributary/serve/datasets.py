@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -30,6 +30,7 @@ from tributary.serve.query import (
     encode_cursor,
     page_sql,
     parse_query,
+    row_filters,
     row_sql,
 )
 from tributary.serve.signing import RequestSigning, SignatureError
@@ -156,8 +157,15 @@ def _check_masked(query: Query, masked: set[str]) -> None:
                       title="Insufficient scope")  # fmt: skip
 
 
+def _grant_rows(dataset: Dataset, grant: Grant):
+    try:
+        return row_filters(dataset, grant.rows)
+    except (KeyError, QueryError):  # the dataset changed under the grant: refuse, never widen
+        raise Problem(403, f"the grant's row filter no longer fits {dataset.name}") from None
+
+
 def list_rows(request: Request, ctx: Context, name: str) -> Response:
-    dataset, _, clear = authorize(request, ctx, name)
+    dataset, grant, clear = authorize(request, ctx, name)
     request.state.audit["personal"] = {f.name for f in dataset.fields.values() if f.personal}
     try:
         query = parse_query(dataset, request.query_params.multi_items(), ctx.api.page_size)
@@ -165,6 +173,7 @@ def list_rows(request: Request, ctx: Context, name: str) -> Response:
         raise Problem(exc.status, exc.detail, title=exc.title) from None
     masked = _masked(dataset, clear)
     _check_masked(query, masked)
+    query = replace(query, filters=query.filters + _grant_rows(dataset, grant))
     sql, params = page_sql(dataset, query, relation(dataset))
     with reading(ctx) as current:
         if query.version is not None and query.version != current.version:
@@ -208,15 +217,15 @@ def _csv(fields: tuple[str, ...], records: list[dict]) -> str:
 
 
 def one_row(request: Request, ctx: Context, name: str, key: str) -> Response:
-    dataset, _, clear = authorize(request, ctx, name)
+    dataset, grant, clear = authorize(request, ctx, name)
     try:
         value = convert(dataset.fields[dataset.id], key)
     except QueryError as exc:
         raise Problem(400, exc.detail) from None
     columns = list(dataset.fields)
-    sql = row_sql(dataset, relation(dataset))
+    sql, params = row_sql(dataset, relation(dataset), value, _grant_rows(dataset, grant))
     with reading(ctx) as current:
-        _, rows = _fetch(current, sql, [value], ctx.api.query_seconds)
+        _, rows = _fetch(current, sql, params, ctx.api.query_seconds)
     request.state.audit["rows"] = len(rows)
     if not rows:
         raise Problem(404, f"no {name} with {dataset.id} {key[:60]!r}")

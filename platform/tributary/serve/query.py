@@ -160,15 +160,20 @@ def decode_cursor(dataset: Dataset, order: str, cursor: str) -> tuple:
     return sort_value, convert(dataset.fields[dataset.id], id_text), version
 
 
-def _where(dataset: Dataset, query: Query) -> tuple[list[str], list[object]]:
+def _conditions(filters) -> tuple[list[str], list[object]]:
     conditions, params = [], []
-    for name, operator, value in query.filters:
+    for name, operator, value in filters:
         if operator == "in":
             conditions.append(f"{ident(name)} in ({', '.join('?' * len(value))})")
             params += value
         else:
             conditions.append(f"{ident(name)} {OPERATORS[operator]} ?")
             params.append(value)
+    return conditions, params
+
+
+def _where(dataset: Dataset, query: Query) -> tuple[list[str], list[object]]:
+    conditions, params = _conditions(query.filters)
     if query.after is not None:
         sort, key = ident(query.sort), ident(dataset.id)
         sort_value, id_value = query.after
@@ -203,6 +208,18 @@ def page_sql(dataset: Dataset, query: Query, relation: str) -> tuple[str, list[o
     return sql, [*params, query.limit + 1]
 
 
-def row_sql(dataset: Dataset, relation: str) -> str:
+def row_sql(dataset: Dataset, relation: str, key: object, filters=()) -> tuple[str, list[object]]:
+    """The row with id ``key``, if it also meets ``filters`` (a grant's row filter)."""
+    conditions, params = _conditions([(dataset.id, "eq", key), *filters])
     columns = ", ".join(map(ident, dataset.fields))
-    return f"select {columns} from {relation} where {ident(dataset.id)} = ?"
+    return f"select {columns} from {relation} where {' and '.join(conditions)}", params
+
+
+def row_filters(
+    dataset: Dataset, rows: dict[str, list[str]]
+) -> tuple[tuple[str, str, object], ...]:
+    """A grant's row filter (field → the values its rows may have) as typed `in` filters."""
+    return tuple(
+        (name, "in", [convert(dataset.fields[name], v) for v in values])
+        for name, values in sorted(rows.items())
+    )
