@@ -71,3 +71,12 @@ N ?= 5
 .PHONY: bench-startup
 bench-startup: install
 	$(VENV)/bin/python bench/startup.py --repeat $(N)
+
+# The Data API beside Datasette on the same rows (bench/api.py): requests per second and p50/p99
+# for paging and a filtered query, 1 and 16 clients, then the attacks. Never part of `make test`.
+ROWS ?= 20000
+SECONDS ?= 5
+.PHONY: bench-api
+bench-api: $(UV)
+	$(UV) sync --frozen --quiet --group bench
+	$(VENV)/bin/python bench/api.py --rows $(ROWS) --seconds $(SECONDS)
