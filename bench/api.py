@@ -6,8 +6,8 @@ Both serve `fct_orders` of one generated snapshot: ours over the DuckDB snapshot
 authentication, masking, rate limits and audit on; Datasette over an SQLite copy (its usual
 use), indexed like ours is sorted, with its row count and facet suggestions off
 (``_nocount``, ``_nofacet``: how one tunes it for an API). For 1 and 16 concurrent clients
-(threads, one keep-alive session each) and SECONDS each: paging (100 rows a page, following `next`) and a
-filtered query. Then a handful of attacks on ours, each of which must be refused.
+(threads, one keep-alive session each) and SECONDS each: paging (100 rows a page, following
+`next`) and a filtered query. Then a handful of attacks on ours, each of which must be refused.
 Ends with one line: ``api: rps_ratio=<ours ÷ Datasette, 16 clients, paging>
 p99_ms=<ours, filtered, 16 clients> attacks=<rejected>/<tried>``.
 """
