@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
 
 from tributary.serve import problems
 from tributary.serve.apps import granted_scopes
@@ -67,30 +68,54 @@ async def _token(request: Request, ctx: Context) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def _audit_middleware(app, log: AuditLog) -> None:
-    @app.middleware("http")
-    async def audit(request: Request, call_next):
+class AuditMiddleware:
+    """Every HTTP call written to the audit log, and never a stack trace to the caller (the
+    server log has it). Plain ASGI: Starlette's BaseHTTPMiddleware costs each request more."""
+
+    def __init__(self, app, log: AuditLog):
+        self.app, self.log = app, log
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         started = time.perf_counter()
-        request.state.audit = {}
+        record: dict = {}
+        scope.setdefault("state", {})["audit"] = record  # request.state.audit in the handlers
+        sent: list[int] = []
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                sent.append(message["status"])
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                if scope["path"].startswith(("/v1/", "/oauth/")):
+                    headers["Cache-Control"] = "no-store"  # rows may hold personal data
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                self._write(scope, record, sent[0], started)  # before the caller has it all
+                sent.append(0)
+            await send(message)
+
         try:
-            response = await call_next(request)
-        except Exception:  # never a stack trace to the caller; the server log has it
-            LOG.exception("%s %s failed", request.method, request.url.path)
-            response = problem_response(request, Problem(500, "the server failed this request"))
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if request.url.path.startswith(("/v1/", "/oauth/")):
-            response.headers["Cache-Control"] = "no-store"  # rows may hold personal data
-        record = request.state.audit
-        log.write({
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            LOG.exception("%s %s failed", scope["method"], scope["path"])
+            if not sent:
+                failed = Problem(500, "the server failed this request")
+                await problem_response(Request(scope), failed)(scope, receive, send_with_headers)
+        if len(sent) < 2:  # no whole response went out
+            self._write(scope, record, sent[0] if sent else 500, started)
+
+    def _write(self, scope, record: dict, status: int, started: float) -> None:
+        request = Request(scope)
+        self.log.write({
             "app": record.get("app"), "method": request.method, "path": request.url.path,
-            "dataset": request.path_params.get("dataset") or _dataset_of(request.url.path),
+            "dataset": scope.get("path_params", {}).get("dataset") or _dataset_of(scope["path"]),
             "parameters": safe_parameters(request.query_params.multi_items(),
                                           record.get("personal", set())),
-            "rows": record.get("rows"), "status": response.status_code,
+            "rows": record.get("rows"), "status": status,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "client": request.client.host if request.client else None,
         })  # fmt: skip
-        return response
 
 
 def _dataset_of(path: str) -> str | None:
@@ -104,7 +129,7 @@ def create_app(ctx: Context, log: AuditLog) -> FastAPIOffline:
         redoc_url="/redoc",
     )  # fmt: skip
     problems.install(app)
-    _audit_middleware(app, log)
+    app.add_middleware(AuditMiddleware, log=log)
     spec = openapi_spec(ctx.api)
     app.openapi = lambda: spec
 
