@@ -20,6 +20,7 @@ STEPS = ("ingest", "build", "check", "publish")  # `tributary run --only` (autom
 
 def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
+    from tributary.contracts.alerts import load_alerts
     from tributary.contracts.dictionary import load_dictionary
     from tributary.contracts.mapping import load_mappings
     from tributary.contracts.rules import load_hand_rules
@@ -33,6 +34,7 @@ def validate(settings: Settings) -> int:
         dictionary = load_dictionary(settings.sources_dir)
         mappings = load_mappings(settings.sources_dir, specs, dictionary)
         load_hand_rules(settings.sources_dir, dictionary)
+        alerts = load_alerts(settings.sources_dir, [s.name for s in specs])
         check_mapped_columns(settings, mappings)
     except SpecErrors as exc:
         for error in exc.errors:
@@ -44,7 +46,8 @@ def validate(settings: Settings) -> int:
         return 1
     print(
         f"{len(specs)} source(s), their mappings and the dictionary valid: "
-        f"{', '.join(s.name for s in specs)}"
+        f"{', '.join(s.name for s in specs)}; {len(alerts.channels)} alert channel(s), "
+        f"{len(alerts.routes)} route(s)"
     )
     return 0
 
@@ -95,6 +98,7 @@ def generate(settings: Settings, check: bool) -> int:
 
 def schema_files(settings: Settings) -> dict[Path, str]:
     """JSON Schemas of the source files and the dictionary, for editor completion."""
+    from tributary.contracts.alerts import AlertsFile
     from tributary.contracts.dictionary import Dictionary
     from tributary.contracts.mapping import Mapping
     from tributary.contracts.rules import RulesFile
@@ -111,6 +115,7 @@ def schema_files(settings: Settings) -> dict[Path, str]:
             ("dictionary", Dictionary),
             ("mapping", Mapping),
             ("rules", RulesFile),
+            ("alerts", AlertsFile),
         )
     }
 
