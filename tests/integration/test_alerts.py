@@ -17,6 +17,8 @@ from alert_setup import CHANNELS, write_alerts
 from tributary.contracts.source import SourceSpec, load_spec
 from tributary.operate.sensor import Watched, tick
 from tributary.operate.store import connect, store_path
+from tributary.quality.freshness import JOB_NAME as FRESHNESS_JOB
+from tributary.quality.freshness import build_freshness_checks, build_freshness_sensors
 
 LEAKED = "hr-api-token-d00d"  # a source secret that appears in the failing step's error
 CHECK = dg.AssetCheckKey(dg.AssetKey(["raw_hr", "employees"]), "employees_have_ids")
@@ -38,11 +40,12 @@ def world(tmp_path, settings):
         yield receivers, mailbox, alerts, env
 
 
-def hr_spec(folder) -> SourceSpec:
+def hr_spec(folder, freshness: str = "") -> SourceSpec:
     """The source whose token leaks into the error: its ``${HR_API_TOKEN}`` is a secret."""
     path = folder / "hr.yaml"
     path.write_text(
-        "name: hr\nkind: rest_api\nrest_api:\n  client:\n    base_url: http://127.0.0.1:9\n"
+        f"name: hr\nkind: rest_api\n{freshness}rest_api:\n  client:\n"
+        "    base_url: http://127.0.0.1:9\n"
         "    auth: {type: bearer, token: '${HR_API_TOKEN}'}\n"
         "  resources: [{name: employees, endpoint: {path: v1/employees}}]\n",
         encoding="utf-8",
@@ -170,3 +173,33 @@ def test_a_channel_returning_500s_gets_everything_once_when_it_recovers(world, s
         ("lark", 2),
     }
     assert failures == 4  # three 500s and one timeout, each recorded
+
+
+def test_a_source_past_block_after_alerts_once_and_resolves_when_fresh(world, settings, tmp_path):
+    """The quality layer's real freshness check, evaluated "80 h later" by its clock."""
+    receivers, mailbox, alerts, env = world
+    instance = dg.DagsterInstance.ephemeral()
+    spec = hr_spec(tmp_path, freshness="freshness: {warn_after: 26h, block_after: 72h}\n")
+    check_clock = Clock()
+    defs = dg.Definitions(
+        asset_checks=build_freshness_checks(settings, [spec], clock=lambda: check_clock.now),
+        sensors=build_freshness_sensors([spec], clock=lambda: check_clock.now),
+    )
+    key = dg.AssetKey(["raw_hr", "employees"])
+    watched = Watched(check_keys=[dg.AssetCheckKey(key, "freshness")], specs=[spec])
+
+    def evaluate_after(hours: float) -> list[str]:
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))  # a load, now
+        check_clock.now = datetime.now(UTC) + timedelta(hours=hours)
+        defs.resolve_job_def(FRESHNESS_JOB).execute_in_process(instance=instance)
+        return tick(instance, settings, alerts, watched, check_clock.now, env)[0]
+
+    assert evaluate_after(30) == []  # stale is a warning: no incident
+    assert evaluate_after(80) == ["stale:raw_hr/employees opened"]
+    assert evaluate_after(1) == ["stale:raw_hr/employees resolved"]
+    got = received(receivers, mailbox)
+    for name in CHANNELS:
+        assert len(got[name]) == 2, (name, got[name])
+        assert "raw_hr/employees is past its freshness block_after" in got[name][0]
+        assert "80.0 h ago" in got[name][0] and "resolved" in got[name][1]
+    assert_no_secret(got)
