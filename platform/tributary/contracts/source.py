@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tributary.contracts import references, specfile
+from tributary.contracts.control import Control
 from tributary.contracts.filesystem import Filesystem
 from tributary.contracts.rest_api import RestApi, duration_seconds
 from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
@@ -114,6 +115,11 @@ class SourceSpec(Strict):
         None,
         description="How recently each table must have loaded successfully, e.g. "
         "{warn_after: 26h, block_after: 72h}. Without it, the source gets no freshness check.",
+    )
+    control: Control = Field(
+        default_factory=Control,
+        description="Task control, e.g. {max_quarantined: 5%}: the share of a table's rows "
+        "that may be quarantined before its load fails.",
     )
     allow_literal_secrets: bool = Field(
         False,
