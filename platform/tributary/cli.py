@@ -172,6 +172,22 @@ def run(settings: Settings, sources: list[str], only: str | None) -> int:
     return run_sources(settings, sources, only)
 
 
+def metrics(settings: Settings, host: str, port: int) -> int:
+    """Serve the Prometheus metrics of the instance `tributary run` and the daemon record to."""
+    from tributary.definitions import build_definitions
+    from tributary.operate.metrics import metrics_server
+    from tributary.run import run_instance
+
+    checks = build_definitions(settings).resolve_asset_graph().asset_check_keys
+    server = metrics_server(run_instance(settings), checks, host, port)
+    print(f"metrics on http://{host}:{server.server_port}/metrics", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
     from tributary.demo_run import run_demo
 
@@ -268,6 +284,11 @@ def command_line() -> argparse.ArgumentParser:
     )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
+    metrics_command = commands.add_parser("metrics", help="serve Prometheus metrics")
+    metrics_command.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default loopback)"
+    )
+    metrics_command.add_argument("--port", type=int, default=9464)
     _add_demo_commands(commands)
     return parser
 
@@ -285,6 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return generate(settings, args.check)
     if args.command == "map":
         return map_suggest(settings, args.source, args.table, args.min_confidence, args.accept)
+    if args.command == "metrics":
+        return metrics(settings, args.host, args.port)
     if args.command == "discover":
         from tributary.ingest.kinds.sql_database.discover import discover
 
