@@ -203,3 +203,21 @@ def test_a_source_past_block_after_alerts_once_and_resolves_when_fresh(world, se
         assert "raw_hr/employees is past its freshness block_after" in got[name][0]
         assert "80.0 h ago" in got[name][0] and "resolved" in got[name][1]
     assert_no_secret(got)
+
+
+def test_an_incident_still_open_is_sent_again_after_repeat_after(world, settings):
+    receivers, mailbox, alerts, env = world
+    instance = dg.DagsterInstance.ephemeral()
+    clock = Clock()
+    refresh_job(fail=True).execute_in_process(instance=instance, raise_on_error=False)
+    tick(instance, settings, alerts, Watched(), clock.now, env)
+    clock.advance(3 * 3600)  # within repeat_after (4h): nothing
+    assert tick(instance, settings, alerts, Watched(), clock.now, env)[1].sent == []
+    clock.advance(3600)
+    _, done = tick(instance, settings, alerts, Watched(), clock.now, env)
+    assert len(done.sent) == len(CHANNELS)
+    assert all("still open: run of hr_refresh failed" in line for line in done.sent)
+    clock.advance(60)  # and not again until another 4 h have passed
+    assert tick(instance, settings, alerts, Watched(), clock.now, env)[1].sent == []
+    got = received(receivers, mailbox)
+    assert all(len(got[name]) == 2 for name in CHANNELS), got
