@@ -8,6 +8,7 @@ while none is, changes nothing: that is what keeps a failing hourly check to one
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from tributary.contracts.alerts import AlertsFile, QuietHours, Route
 from tributary.operate.messages import Message, Status, scrub
-from tributary.operate.store import encode
+from tributary.operate.store import decode, encode
 
 _RANK = {"warning": 0, "error": 1}
 
@@ -162,7 +163,7 @@ def remind(con: sqlite3.Connection, now: datetime) -> int:
             " order by id limit 1",
             (incident["id"],),
         ).fetchone()
-        body = first["body"].replace('"status": "incident"', '"status": "reminder"', 1)
+        body = encode(dataclasses.replace(decode(first["body"]), status="reminder"))
         channels = con.execute(
             "select distinct channel from messages where incident_id = ?", (incident["id"],)
         ).fetchall()
