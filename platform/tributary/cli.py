@@ -188,6 +188,25 @@ def metrics(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+def alerts_test(settings: Settings, channels: list[str]) -> int:
+    """Send a test incident and its resolution to each channel (or the named ones)."""
+    from tributary.contracts.alerts import load_alerts
+    from tributary.contracts.source import load_specs
+    from tributary.operate.probe import probe
+    from tributary.operate.sensor import known_secrets
+
+    try:
+        specs = load_specs(settings.sources_dir)
+        alerts = load_alerts(settings.sources_dir, [s.name for s in specs])
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    lines, failed = probe(alerts, channels, secrets=known_secrets(alerts, specs, os.environ))
+    print("\n".join(lines))
+    return 1 if failed else 0
+
+
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
     from tributary.demo_run import run_demo
 
@@ -284,6 +303,12 @@ def command_line() -> argparse.ArgumentParser:
     )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
+    alerts_command = commands.add_parser("alerts", help="the alert channels")
+    alerts_commands = alerts_command.add_subparsers(dest="alerts_command", required=True)
+    test_command = alerts_commands.add_parser(
+        "test", help="send a test incident and its resolution to each channel"
+    )
+    test_command.add_argument("channels", nargs="*", metavar="CHANNEL", help="default: all")
     metrics_command = commands.add_parser("metrics", help="serve Prometheus metrics")
     metrics_command.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default loopback)"
@@ -306,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return generate(settings, args.check)
     if args.command == "map":
         return map_suggest(settings, args.source, args.table, args.min_confidence, args.accept)
+    if args.command == "alerts":
+        return alerts_test(settings, args.channels)
     if args.command == "metrics":
         return metrics(settings, args.host, args.port)
     if args.command == "discover":
