@@ -76,6 +76,13 @@ def test_metrics_equal_the_warehouse_and_dagsters_records(settings, tmp_path, mo
     assert metrics[("tributary_rows_loaded", (("table", "raw_exports/invoices"),))] == invoices
     assert metrics[("tributary_rows_loaded", (("table", "raw_exports/payments"),))] == payments
     assert metrics[("tributary_quarantine_rows", (("entity", "invoice"),))] == held
+    for table in ("invoices", "payments"):
+        recorded = instance.get_latest_materialization_event(
+            dg.AssetKey(["raw_exports", table])
+        ).asset_materialization.metadata
+        label = (("table", f"raw_exports/{table}"),)
+        assert metrics[("tributary_load_bytes", label)] == recorded["bytes"].value > 0
+        assert metrics[("tributary_load_duration_seconds", label)] == recorded["duration_s"].value
     age = metrics[("tributary_seconds_since_last_load", (("source", "exports"),))]
     assert 0 <= age <= time.time() - loaded_at + 60
     failed_warn = (("result", "failed"), ("severity", "WARN"))

@@ -1,7 +1,7 @@
 """``tributary metrics``: a Prometheus endpoint over Dagster's records of the platform.
 
 Read on every scrape, from the Dagster instance only (never the working warehouse, which a
-load may hold): rows of each table's last load (the ``rows_loaded`` a raw load records),
+load may hold): rows, duration and bytes of each table's last load (what a raw load records),
 seconds since each source's last successful load (its stalest table), the latest result of
 every check by severity, and the rows held in each entity's quarantine (the count the
 quarantine asset records when it rewrites its table).
@@ -52,6 +52,14 @@ class TributaryCollector(Collector):
             "Rows the last load of each raw table brought.",
             labels=["table"],
         )
+        duration = GaugeMetricFamily(
+            "tributary_load_duration_seconds",
+            "How long the last load of each raw table's source took (dlt's trace).",
+            labels=["table"],
+        )
+        size = GaugeMetricFamily(
+            "tributary_load_bytes", "Bytes the last load of each raw table wrote.", labels=["table"]
+        )
         age = GaugeMetricFamily(
             "tributary_seconds_since_last_load",
             "Seconds since the last successful load of a source's stalest table.",
@@ -67,9 +75,14 @@ class TributaryCollector(Collector):
                 continue
             first, name = key.path[0], key.path[-1]
             if first.startswith("raw_"):
-                loaded = _value(materialization, "rows_loaded")
-                if loaded is not None:
-                    rows.add_metric([key.to_user_string()], loaded)
+                for family, name in (
+                    (rows, "rows_loaded"),
+                    (duration, "duration_s"),
+                    (size, "bytes"),
+                ):
+                    value = _value(materialization, name)
+                    if value is not None:
+                        family.add_metric([key.to_user_string()], value)
                 source = first.removeprefix("raw_")
                 oldest[source] = min(oldest.get(source, event.timestamp), event.timestamp)
             elif first == "quality" and name.startswith(QUARANTINE_PREFIX):
@@ -79,7 +92,7 @@ class TributaryCollector(Collector):
         now = self.clock()
         for source, loaded_at in sorted(oldest.items()):
             age.add_metric([source], max(now - loaded_at, 0.0))
-        yield from (rows, age, held, self._checks())
+        yield from (rows, duration, size, age, held, self._checks())
 
     def _checks(self) -> GaugeMetricFamily:
         checks = GaugeMetricFamily(
