@@ -99,7 +99,8 @@ class Count:
 
 def count(warehouse: Path, table: str, expected: set, key: str = "id") -> Count:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        keys = [k for (k,) in con.execute(f"select {key} from {table}").fetchall()]
+        keys = [str(k) for (k,) in con.execute(f"select {key} from {table}").fetchall()]
+    expected = {str(k) for k in expected}  # a CSV's ids arrive as text
     return Count(lost=len(expected - set(keys)), doubled=len(keys) - len(set(keys)))
 
 

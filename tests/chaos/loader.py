@@ -7,7 +7,7 @@ breaks something (a PostgreSQL backend) and lets it go on. The stages, each paus
 
 - ``extract``: after the ``N``-th batch of rows a resource yields (pages, Arrow batches);
 - ``normalize``: every file normalized, the package not yet committed to the load folder;
-- ``load``: the ``N``-th load job started (its rows on their way into DuckDB);
+- ``load``: ``N`` load jobs' rows committed in DuckDB, none marked done by dlt yet;
 - ``complete``: every job loaded, the load not yet recorded (``_dlt_loads``, the state);
 - ``publish``: the new snapshot file built, not yet renamed into place.
 
@@ -44,6 +44,27 @@ def pause_on_call(owner: Any, name: str, stage: str, nth: int = 1) -> None:
     setattr(owner, name, patched)
 
 
+def pause_when_committed(nth: int) -> None:
+    """Hold every load job whose rows DuckDB has committed, before dlt hears it is done; pause
+    when the ``nth`` is held."""
+    import threading
+
+    from dlt.common.destination.client import RunnableLoadJob
+
+    original = RunnableLoadJob._release
+    held = {"n": 0}
+
+    def patched(self: Any, next_state: str) -> None:
+        if next_state == "completed" and not self.job_file_info().table_name.startswith("_"):
+            held["n"] += 1
+            if held["n"] == nth:
+                pause("load")
+            threading.Event().wait()  # held until the kill
+        original(self, next_state)
+
+    RunnableLoadJob._release = patched
+
+
 def pause_in_extract(source: Any, nth: int) -> None:
     seen = {"n": 0}
 
@@ -65,7 +86,7 @@ def arm(stage: str | None, nth: int) -> None:
     if stage == "normalize":
         pause_on_call(LoadStorage, "commit_new_load_package", stage)
     elif stage == "load":
-        pause_on_call(Load, "start_new_jobs", stage, nth)
+        pause_when_committed(nth)
     elif stage == "complete":
         pause_on_call(Load, "complete_package", stage)
 

@@ -5,11 +5,18 @@ Each source has a keyed table (merged on its key) and an incremental one without
 own (``loader.py``), paused inside the stage and killed there by the test.
 """
 
+import uuid
+from pathlib import Path
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 from harness import count, killed_at, readable, rerun, source_file, total
 from rest_zoo import RestZoo
 
 STAGES = ["extract", "normalize", "load", "complete"]
+# extract: the third batch; load: both tables' jobs committed in DuckDB, neither marked done.
+AFTER = {"extract": 3, "normalize": 1, "load": 2, "complete": 1}
 RECORDS = 40
 
 REST = """
@@ -37,10 +44,104 @@ resources:
 def test_rest_source_killed_in_each_stage(stage, tmp_path, settings, survived):
     spec = source_file(tmp_path, "zoo", "rest_api", REST)
     with RestZoo(RECORDS) as zoo:
-        killed_at(stage, spec, settings, zoo.env, after=3)
+        killed_at(stage, spec, settings, zoo.env, after=AFTER[stage])
         rerun(spec, settings, zoo.env)
         rerun(spec, settings, zoo.env)  # and the next scheduled run
     expected = set(range(1, RECORDS + 1))
     counts = [count(settings.warehouse, f"raw_zoo.{t}", expected) for t in ("items", "events")]
     assert {"raw_zoo.items", "raw_zoo.events"} <= set(readable(settings.warehouse))
     survived(f"kill -9 in {stage}: REST", total(counts))
+
+
+FILES = """
+bucket_url: ${EXPORTS}
+tables:
+  - {name: accounts, glob: "accounts_*.csv", primary_key: id}
+  - {name: lines, glob: "lines_*.csv"}
+"""
+
+
+def export(folder: Path, name: str, ids: range) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("id,name\n" + "".join(f"{i},row {i}\n" for i in ids))
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_file_source_killed_in_each_stage(stage, tmp_path, settings, survived):
+    folder = tmp_path / "exports"
+    for n in range(4):  # four deliveries of each table, ten rows each
+        export(folder, f"accounts_{n}.csv", range(n * 10 + 1, n * 10 + 11))
+        export(folder, f"lines_{n}.csv", range(n * 10 + 1, n * 10 + 11))
+    source = source_file(tmp_path, "exports", "filesystem", FILES)
+    env = {"EXPORTS": str(folder)}
+    killed_at(stage, source, settings, env, after=AFTER[stage])
+    rerun(source, settings, env)
+    rerun(source, settings, env)
+    expected = set(range(1, RECORDS + 1))
+    counts = [
+        count(settings.warehouse, f"raw_exports.{t}", expected) for t in ("accounts", "lines")
+    ]
+    readable(settings.warehouse)
+    survived(f"kill -9 in {stage}: file", total(counts))
+
+
+@pytest.fixture
+def pg_schema(postgres_url):
+    """A schema of its own on the shared PostgreSQL, dropped afterwards."""
+    name = f"chaos_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as con:
+        con.execute(sa.text(f'create schema "{name}"'))
+        con.execute(
+            sa.text(
+                f'create table "{name}".accounts (id int primary key, name text, '
+                "updated_at timestamptz not null)"
+            )
+        )
+        con.execute(
+            sa.text(
+                f"insert into \"{name}\".accounts select i, 'account ' || i, "
+                "timestamptz '2024-01-01' + i * interval '1 minute' "
+                f"from generate_series(1, {SQL_ROWS}) i"
+            )
+        )
+    yield postgres_url, name, engine
+    with engine.begin() as con:
+        con.execute(sa.text(f'drop schema "{name}" cascade'))
+    engine.dispose()
+
+
+SQL_ROWS = 2000
+
+
+def sql_source(tmp_path: Path, schema: str) -> Any:
+    return source_file(
+        tmp_path,
+        "ledger",
+        "sql_database",
+        f"""
+        credentials: ${{LEDGER_URL}}
+        schema: {schema}
+        backend: pyarrow
+        chunk_size: 200
+        tables:
+          - {{name: accounts, primary_key: id}}
+          - {{name: entries, table: accounts, incremental: updated_at}}
+        """,
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_sql_source_killed_in_each_stage(stage, tmp_path, settings, pg_schema, survived):
+    url, schema, _ = pg_schema
+    source = sql_source(tmp_path, schema)
+    env = {"LEDGER_URL": url}
+    killed_at(stage, source, settings, env, after=AFTER[stage])
+    rerun(source, settings, env)
+    rerun(source, settings, env)
+    expected = set(range(1, SQL_ROWS + 1))
+    counts = [
+        count(settings.warehouse, f"raw_ledger.{t}", expected) for t in ("accounts", "entries")
+    ]
+    readable(settings.warehouse)
+    survived(f"kill -9 in {stage}: SQL (PostgreSQL)", total(counts))

@@ -9,6 +9,7 @@ import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from tributary.contracts.source import SourceSpec
+from tributary.ingest.once import duckdb_once
 from tributary.settings import Settings
 
 LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_for)
@@ -24,7 +25,7 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
         pipeline_name=f"tributary_{spec.name}",
         # dlt opens the warehouse itself, so its destination takes the path from the settings
         # when the definitions are built, not from the `warehouse` resource.
-        destination=dlt.destinations.duckdb(
+        destination=duckdb_once(
             DuckDbCredentials(
                 str(settings.warehouse),
                 # Measured in the ingest benchmark (docs/benchmarks.md): keeping the insertion
