@@ -8,7 +8,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from harness import Count  # noqa: E402
+from harness import LOADERS, Count  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_loader_left():
+    yield
+    while LOADERS:
+        LOADERS.pop().stop()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from tributary.settings import Settings
 
 LOADER = Path(__file__).with_name("loader.py")
 STAGE_TIMEOUT_S = 60
+LOADERS: list["Loader"] = []  # every loader started, stopped after each test (conftest)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Loader:
             text=True,
         )
         self.err = ""
+        LOADERS.append(self)
 
     def wait_paused(self) -> str:
         """Wait for the ``PAUSED <stage>`` line; fail, with the child's stderr, without one."""
@@ -68,6 +70,12 @@ class Loader:
     def resume(self) -> int:
         out, self.err = self.process.communicate("\n", timeout=STAGE_TIMEOUT_S * 2)
         return self.process.returncode
+
+    def stop(self) -> None:
+        """Kill it if it is still running (a failed test must not leave it holding locks)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
 
     def finish(self) -> int:
         out, self.err = self.process.communicate(timeout=STAGE_TIMEOUT_S * 2)
