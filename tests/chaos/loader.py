@@ -111,7 +111,7 @@ def main() -> None:
         publish(settings, args.pause_at)
         return
     from tributary.contracts.source import load_spec
-    from tributary.ingest.pipeline import pipeline_for
+    from tributary.ingest.pipeline import one_run_at_a_time, pipeline_for
     from tributary.ingest.sources import build_source
 
     spec = load_spec(args.spec)
@@ -120,7 +120,8 @@ def main() -> None:
         pause_in_extract(source, args.after)
     arm(args.pause_at, args.after)
     pipeline = pipeline_for(spec, settings)
-    pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
+    with one_run_at_a_time(pipeline):  # as the ingest asset runs it
+        pipeline.run(source, loader_file_format="parquet").raise_on_failed_jobs()
     print("DONE", flush=True)
 
 

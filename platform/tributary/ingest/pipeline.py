@@ -5,6 +5,11 @@ that writes rows past dlt's load files (the SQL kind's streamed first loads) rec
 load package's state under ``STREAMED``; ``loaded_rows`` and ``streamed`` add them back.
 """
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
@@ -39,6 +44,36 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
         dataset_name=spec.dataset,
         pipelines_dir=str(settings.dlt_pipelines_dir),
     )
+
+
+class SourceBusy(RuntimeError):
+    """Another run is loading the same source."""
+
+
+@contextmanager
+def one_run_at_a_time(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Hold the source's lock for a run; a second run at once fails at once, saying why.
+
+    Two runs of one source share dlt's working folder: found by the fault matrix
+    (``tests/chaos``), the second deleted the first's files mid-normalize ("No such file or
+    directory"). The lock is the kernel's (``flock``): a killed run releases it.
+    """
+    folder = pipeline.working_dir
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "run.lock"), "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise SourceBusy(
+                f"{pipeline.pipeline_name}: another run is loading this source (process "
+                f"{lock.read().strip() or '?'}, lock {lock.name}); nothing was loaded by this "
+                "one: run it again when that run has finished"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
 
 
 def streamed(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:
