@@ -37,9 +37,10 @@ def source_file(folder: Path, name: str, kind: str, section: str) -> Source:
 class Loader:
     """The load process (``loader.py``) of one source, in a process of its own."""
 
-    def __init__(self, source: Source, settings: Settings, env: dict[str, str], *args: str):
+    def __init__(self, source: Source | None, settings: Settings, env: dict[str, str], *args: str):
+        spec = str(source.path) if source else "-"  # none to publish
         self.process = subprocess.Popen(
-            [sys.executable, str(LOADER), str(source.path), str(settings.data_dir), *args],
+            [sys.executable, str(LOADER), spec, str(settings.data_dir), *args],
             env={**os.environ, **env},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -1,7 +1,6 @@
 """Faults other than a kill: a flaky API, a token revoked mid-run, a PostgreSQL backend
 terminated mid-read, a full disk, two runs at once. Each ends with the count after a re-run."""
 
-
 import sqlalchemy as sa
 from faultproxy import FaultProxy
 from harness import Loader, count, readable, rerun, source_file, total
