@@ -62,8 +62,13 @@ def duckdb_text(path: Path) -> str:
         )
 
 
+def _around(text: str, secret: str) -> str:
+    at = text.index(secret)
+    return text[max(0, at - 80) : at].replace(secret, "<secret>") + "<secret>"
+
+
 def leaks(folders: list[Path], logs: str, secrets: set[str]) -> list[str]:
-    hits = [f"log output: {s[:6]}…" for s in secrets if s in logs]
+    hits = [f"log output: …{_around(logs, s)}…" for s in secrets if s in logs]
     for folder in folders:
         for path in (p for p in folder.rglob("*") if p.is_file()):
             data = path.read_bytes()
@@ -100,6 +105,7 @@ def test_no_secret_in_logs_state_warehouse_or_snapshot(
         ).spec
     )
     home = tmp_path / "dagster_home"
+    home.mkdir()
     try:
         with dg.instance_for_test(temp_dir=str(home)) as instance:
             result = dg.materialize(
@@ -118,6 +124,9 @@ def test_no_secret_in_logs_state_warehouse_or_snapshot(
     out, err = capfd.readouterr()
     logs = "\n".join([out, err, caplog.text])
     assert "raw_ledger" in logs or result.success  # the run did log
+    # What is searched exists: Dagster's event log, dlt's state, the warehouse, the snapshot.
+    assert list(home.rglob("*.db")) and list(settings.dlt_pipelines_dir.rglob("state.json"))
+    assert settings.warehouse.exists() and settings.snapshot.exists()
     hits = leaks([settings.data_dir, home], logs, secrets)
     record_property("leaked", len(hits))
     assert hits == []
