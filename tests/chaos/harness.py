@@ -18,6 +18,7 @@ from tributary.settings import Settings
 
 LOADER = Path(__file__).with_name("loader.py")
 STAGE_TIMEOUT_S = 60
+SQL_ROWS = 2000  # rows of the PostgreSQL table the SQL cases read (conftest.pg_schema)
 LOADERS: list["Loader"] = []  # every loader started, stopped after each test (conftest)
 
 

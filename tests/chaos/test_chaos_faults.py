@@ -3,9 +3,9 @@ terminated mid-read, a full disk, two runs at once. Each ends with the count aft
 
 import sqlalchemy as sa
 from faultproxy import FaultProxy
-from harness import Loader, count, readable, rerun, source_file, total
+from harness import SQL_ROWS, Loader, count, readable, rerun, source_file, total
 from rest_zoo import CLIENT_ID, RestZoo
-from test_chaos_kills import FILES, REST, SQL_ROWS, export, pg_schema, sql_source  # noqa: F401 (fixture)
+from test_chaos_kills import FILES, REST, export, sql_source
 
 RECORDS = 60
 

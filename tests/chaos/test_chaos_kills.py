@@ -5,13 +5,11 @@ Each source has a keyed table (merged on its key) and an incremental one without
 own (``loader.py``), paused inside the stage and killed there by the test.
 """
 
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from harness import count, killed_at, readable, rerun, source_file, total
+from harness import SQL_ROWS, count, killed_at, readable, rerun, source_file, total
 from rest_zoo import RestZoo
 
 STAGES = ["extract", "normalize", "load", "complete"]
@@ -83,35 +81,6 @@ def test_file_source_killed_in_each_stage(stage, tmp_path, settings, survived):
     ]
     readable(settings.warehouse)
     survived(f"kill -9 in {stage}: file", total(counts))
-
-
-@pytest.fixture
-def pg_schema(postgres_url):
-    """A schema of its own on the shared PostgreSQL, dropped afterwards."""
-    name = f"chaos_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as con:
-        con.execute(sa.text(f'create schema "{name}"'))
-        con.execute(
-            sa.text(
-                f'create table "{name}".accounts (id int primary key, name text, '
-                "updated_at timestamptz not null)"
-            )
-        )
-        con.execute(
-            sa.text(
-                f"insert into \"{name}\".accounts select i, 'account ' || i, "
-                "timestamptz '2024-01-01' + i * interval '1 minute' "
-                f"from generate_series(1, {SQL_ROWS}) i"
-            )
-        )
-    yield postgres_url, name, engine
-    with engine.begin() as con:
-        con.execute(sa.text(f'drop schema "{name}" cascade'))
-    engine.dispose()
-
-
-SQL_ROWS = 2000
 
 
 def sql_source(tmp_path: Path, schema: str) -> Any:

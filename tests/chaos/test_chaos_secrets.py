@@ -12,11 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import sqlalchemy as sa
 from dagster_dlt import DagsterDltResource
 from harness import source_file
 from rest_zoo import ACCESS_KEY, CLIENT_ID, USERNAME, RestZoo
-from test_chaos_kills import pg_schema  # noqa: F401 (fixture)
 
 from tributary.ingest.assets import source_assets
 from tributary.publish.analyst_snapshot import publish_analyst_snapshot
@@ -101,7 +99,8 @@ def test_no_secret_in_logs_state_warehouse_or_snapshot(
             tmp_path,
             "ledger",
             "sql_database",
-            f"credentials: ${{LEDGER_URL}}\nschema: {schema}\ntables: [{{name: accounts, primary_key: id}}]",
+            f"credentials: ${{LEDGER_URL}}\nschema: {schema}\n"
+            "tables: [{name: accounts, primary_key: id}]",
         ).spec
     )
     home = tmp_path / "dagster_home"
