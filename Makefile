@@ -36,7 +36,7 @@ test: prepare
 
 # The fault matrix (kill -9 in each stage, a flaky API, expiring tokens, a full disk, …), the
 # secrets grep and the hostile-declaration corpus; its last line is the summary
-# (docs/reliability.md). About five minutes; needs the PostgreSQL service.
+# (docs/reliability.md). About four minutes; needs the PostgreSQL service.
 chaos: prepare
 	$(VENV)/bin/python tests/chaos/run.py
 
