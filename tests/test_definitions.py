@@ -86,7 +86,8 @@ def describe(defs: dg.Definitions) -> dict:
             for j in sorted(defs.jobs or [], key=lambda j: j.name)
         },
         "schedules": {s.name: [s.cron_schedule, s.job_name] for s in defs.schedules or []},
-        "sensors": {s.name: s.job_name for s in defs.sensors or []},
+        # a sensor that launches nothing (the alerts sensor) has no target
+        "sensors": {s.name: s.job_name if s.targets else None for s in defs.sensors or []},
     }
 
 

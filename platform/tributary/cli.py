@@ -21,6 +21,7 @@ STEPS = ("ingest", "build", "check", "publish")  # `tributary run --only` (autom
 
 def validate(settings: Settings) -> int:
     """Check every source file the way loading the definitions does; one line per mistake."""
+    from tributary.contracts.alerts import load_alerts
     from tributary.contracts.api import load_api
     from tributary.contracts.dictionary import load_dictionary
     from tributary.contracts.mapping import load_mappings
@@ -36,6 +37,7 @@ def validate(settings: Settings) -> int:
         mappings = load_mappings(settings.sources_dir, specs, dictionary)
         load_hand_rules(settings.sources_dir, dictionary)
         load_api(settings.sources_dir, settings.dbt_project_dir, dictionary)
+        alerts = load_alerts(settings.sources_dir, [s.name for s in specs])
         check_mapped_columns(settings, mappings)
     except SpecErrors as exc:
         for error in exc.errors:
@@ -47,7 +49,8 @@ def validate(settings: Settings) -> int:
         return 1
     print(
         f"{len(specs)} source(s), their mappings and the dictionary valid: "
-        f"{', '.join(s.name for s in specs)}"
+        f"{', '.join(s.name for s in specs)}; {len(alerts.channels)} alert channel(s), "
+        f"{len(alerts.routes)} route(s)"
     )
     return 0
 
@@ -97,8 +100,9 @@ def generate(settings: Settings, check: bool) -> int:
 
 
 def schema_files(settings: Settings) -> dict[Path, str]:
-    """JSON Schemas of the source files, the dictionary, the rules and the API datasets, for
-    editor completion."""
+    """JSON Schemas of the source files, the dictionary, the rules, the alert channels and the
+    API datasets, for editor completion."""
+    from tributary.contracts.alerts import AlertsFile
     from tributary.contracts.api import ApiFile
     from tributary.contracts.dictionary import Dictionary
     from tributary.contracts.mapping import Mapping
@@ -117,6 +121,7 @@ def schema_files(settings: Settings) -> dict[Path, str]:
             ("mapping", Mapping),
             ("rules", RulesFile),
             ("api", ApiFile),
+            ("alerts", AlertsFile),
         )
     }
 
@@ -171,6 +176,41 @@ def run(settings: Settings, sources: list[str], only: str | None) -> int:
     from tributary.run import run_sources
 
     return run_sources(settings, sources, only)
+
+
+def metrics(settings: Settings, host: str, port: int) -> int:
+    """Serve the Prometheus metrics of the instance `tributary run` and the daemon record to."""
+    from tributary.definitions import build_definitions
+    from tributary.operate.metrics import metrics_server
+    from tributary.run import run_instance
+
+    checks = build_definitions(settings).resolve_asset_graph().asset_check_keys
+    server = metrics_server(run_instance(settings), checks, host, port)
+    print(f"metrics on http://{host}:{server.server_port}/metrics", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def alerts_test(settings: Settings, channels: list[str]) -> int:
+    """Send a test incident and its resolution to each channel (or the named ones)."""
+    from tributary.contracts.alerts import load_alerts
+    from tributary.contracts.source import load_specs
+    from tributary.operate.probe import probe
+    from tributary.operate.sensor import known_secrets
+
+    try:
+        specs = load_specs(settings.sources_dir)
+        alerts = load_alerts(settings.sources_dir, [s.name for s in specs])
+    except SpecErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        return 1
+    lines, failed = probe(alerts, channels, secrets=known_secrets(alerts, specs, os.environ))
+    print("\n".join(lines))
+    return 1 if failed else 0
 
 
 def demo_run(settings: Settings, seed: int, scale: float) -> int:
@@ -289,6 +329,17 @@ def command_line() -> argparse.ArgumentParser:
     )
     schema_command = commands.add_parser("schema", help="write the JSON Schemas for editors")
     schema_command.add_argument("--check", action="store_true", help="fail if they are stale")
+    alerts_command = commands.add_parser("alerts", help="the alert channels")
+    alerts_commands = alerts_command.add_subparsers(dest="alerts_command", required=True)
+    test_command = alerts_commands.add_parser(
+        "test", help="send a test incident and its resolution to each channel"
+    )
+    test_command.add_argument("channels", nargs="*", metavar="CHANNEL", help="default: all")
+    metrics_command = commands.add_parser("metrics", help="serve Prometheus metrics")
+    metrics_command.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default loopback)"
+    )
+    metrics_command.add_argument("--port", type=int, default=9464)
     _add_demo_commands(commands)
     from tributary.serve.cli import add_commands
 
@@ -309,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return generate(settings, args.check)
     if args.command == "map":
         return map_suggest(settings, args.source, args.table, args.min_confidence, args.accept)
+    if args.command == "alerts":
+        return alerts_test(settings, args.channels)
+    if args.command == "metrics":
+        return metrics(settings, args.host, args.port)
     if args.command == "discover":
         from tributary.ingest.kinds.sql_database.discover import discover
 

@@ -15,6 +15,7 @@ import dagster as dg
 from tributary.automation import layer as automation
 from tributary.ingest import layer as ingest
 from tributary.mining import layer as mining
+from tributary.operate import layer as operate
 from tributary.publish import layer as publish
 from tributary.quality import layer as quality
 from tributary.settings import Settings
@@ -36,10 +37,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         automation.defs(settings),
     )
     layers = dg.Definitions.merge(layers, quality.defs(settings, layers))
-    return in_warehouse_pool(
-        dg.Definitions.merge(layers, publish.defs(settings, layers)),
-        resource,
-    )
+    layers = dg.Definitions.merge(layers, publish.defs(settings, layers))
+    # Operate last: its alerts sensor follows every check and job of the layers above.
+    return in_warehouse_pool(dg.Definitions.merge(layers, operate.defs(settings, layers)), resource)
 
 
 def in_warehouse_pool(defs: dg.Definitions, warehouse: Warehouse) -> dg.Definitions:

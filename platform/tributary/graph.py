@@ -14,6 +14,9 @@ PUBLISHED = "tributary/published"  # asset tag: the analyst snapshot holds this 
 AUDIT = "tributary/audit"  # check metadata: the snapshot is published only once it passed
 PUBLISHED_TAGS = {PUBLISHED: ""}
 AUDIT_METADATA = {AUDIT: True}
+# The check every raw table of a source with `freshness` gets (quality); alerts read its
+# failures with severity ERROR as the source being past block_after (operate).
+FRESHNESS_CHECK = "freshness"
 
 
 def table_metadata(table_name: str, columns: Mapping[str, tuple[str, str]]) -> dict[str, Any]:

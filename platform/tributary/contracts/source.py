@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from tributary.contracts import references, specfile
+from tributary.contracts.control import Control
 from tributary.contracts.filesystem import Filesystem
 from tributary.contracts.rest_api import RestApi, duration_seconds
 from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
@@ -115,6 +116,11 @@ class SourceSpec(Strict):
         description="How recently each table must have loaded successfully, e.g. "
         "{warn_after: 26h, block_after: 72h}. Without it, the source gets no freshness check.",
     )
+    control: Control = Field(
+        default_factory=Control,
+        description="Task control, e.g. {max_quarantined: 5%}: the share of a table's rows "
+        "that may be quarantined before its load fails.",
+    )
     allow_literal_secrets: bool = Field(
         False,
         description="For a local throwaway setup only: accept passwords, tokens and keys "
@@ -194,7 +200,7 @@ def load_specs(sources_dir: Path) -> list[SourceSpec]:
 def missing_env(value: Any, environ: Mapping[str, str] | None = None) -> set[str]:
     """Names of the ``${VARS}`` a value needs that the environment lacks."""
     env = os.environ if environ is None else environ
-    return {name for name in _referenced(value) if name not in env}
+    return {name for name in referenced(value) if name not in env}
 
 
 # Variables whose values are kept out of errors and logs wherever they are used in a spec.
@@ -204,11 +210,12 @@ _SENSITIVE = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL|PRIVATE", 
 def secret_values(value: Any, environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of the sensitive-looking ``${VARS}`` a spec references (names like *_KEY)."""
     env = os.environ if environ is None else environ
-    names = _referenced(value)
+    names = referenced(value)
     return [env[n] for n in sorted(names) if _SENSITIVE.search(n) and env.get(n)]
 
 
-def _referenced(value: Any) -> set[str]:
+def referenced(value: Any) -> set[str]:
+    """Names of the ``${VARS}`` a value (a model, mapping, list or string) references."""
     if isinstance(value, BaseModel):
         value = value.model_dump(by_alias=True)
     if isinstance(value, str):
@@ -216,7 +223,7 @@ def _referenced(value: Any) -> set[str]:
     if isinstance(value, Mapping):
         value = list(value.values())
     if isinstance(value, list):
-        return set().union(*(_referenced(v) for v in value))
+        return set().union(*(referenced(v) for v in value))
     return set()
 
 

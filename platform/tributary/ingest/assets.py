@@ -17,7 +17,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from tributary.contracts.source import SourceSpec
 from tributary.ingest.drift import schema_drift
 from tributary.ingest.kinds import KINDS
-from tributary.ingest.pipeline import loaded_rows, pipeline_for, streamed
+from tributary.ingest.pipeline import loaded_rows, one_run_at_a_time, pipeline_for, streamed
 from tributary.ingest.sources import build_source
 from tributary.settings import Settings
 from tributary.warehouse import Warehouse
@@ -59,7 +59,10 @@ def source_assets(spec: SourceSpec, settings: Settings) -> dg.AssetsDefinition:
         # Secrets are resolved here, at run time, from the environment only.
         source = build_source(spec, environ=os.environ)
         # Parquet load files: DuckDB ingests them tens of times faster than INSERT statements.
-        results = list(dlt.run(context=context, dlt_source=source, loader_file_format="parquet"))
+        with one_run_at_a_time(pipeline):
+            results = list(
+                dlt.run(context=context, dlt_source=source, loader_file_format="parquet")
+            )
         tables = [result.asset_key.path[-1] for result in results]
         extra = KINDS[spec.kind].load_metadata(pipeline, tables)
         for result, table in zip(results, tables, strict=True):

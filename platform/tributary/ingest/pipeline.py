@@ -5,10 +5,16 @@ that writes rows past dlt's load files (the SQL kind's streamed first loads) rec
 load package's state under ``STREAMED``; ``loaded_rows`` and ``streamed`` add them back.
 """
 
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from tributary.contracts.source import SourceSpec
+from tributary.ingest.once import duckdb_once
 from tributary.settings import Settings
 
 LOAD_MEMORY_LIMIT = "256MB"  # DuckDB's buffers in an ingest run (see pipeline_for)
@@ -28,7 +34,7 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
         pipeline_name=pipeline_name(spec),
         # dlt opens the warehouse itself, so its destination takes the path from the settings
         # when the definitions are built, not from the `warehouse` resource.
-        destination=dlt.destinations.duckdb(
+        destination=duckdb_once(
             DuckDbCredentials(
                 str(settings.warehouse),
                 # Measured in the ingest benchmark (docs/benchmarks.md): keeping the insertion
@@ -42,6 +48,36 @@ def pipeline_for(spec: SourceSpec, settings: Settings) -> dlt.Pipeline:
         dataset_name=spec.dataset,
         pipelines_dir=str(settings.dlt_pipelines_dir),
     )
+
+
+class SourceBusy(RuntimeError):
+    """Another run is loading the same source."""
+
+
+@contextmanager
+def one_run_at_a_time(pipeline: dlt.Pipeline) -> Iterator[None]:
+    """Hold the source's lock for a run; a second run at once fails at once, saying why.
+
+    Two runs of one source share dlt's working folder: found by the fault matrix
+    (``tests/chaos``), the second deleted the first's files mid-normalize ("No such file or
+    directory"). The lock is the kernel's (``flock``): a killed run releases it.
+    """
+    folder = pipeline.working_dir
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "run.lock"), "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise SourceBusy(
+                f"{pipeline.pipeline_name}: another run is loading this source (process "
+                f"{lock.read().strip() or '?'}, lock {lock.name}); nothing was loaded by this "
+                "one: run it again when that run has finished"
+            ) from None
+        lock.truncate(0)
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
 
 
 def streamed(pipeline: dlt.Pipeline) -> dict[str, dict[str, int]]:

@@ -23,9 +23,10 @@ from typing import Any
 import dagster as dg
 
 from tributary.contracts.source import Freshness, SourceSpec
+from tributary.graph import FRESHNESS_CHECK
 from tributary.settings import Settings
 
-CHECK_NAME = "freshness"
+CHECK_NAME = FRESHNESS_CHECK
 SENSOR_NAME = "freshness_sensor"
 JOB_NAME = "freshness_checks"
 

@@ -18,6 +18,7 @@ from tributary.contracts.dictionary import SQL_TYPES
 from tributary.contracts.resolved import MappedTable, load_mappings_for, mapped_tables
 from tributary.contracts.rules import HandRule, load_hand_rules
 from tributary.identifiers import ident
+from tributary.quality.dirty_data import dirty_data_check
 from tributary.quality.rules import (
     RULE_COLUMN,
     EntitySchema,
@@ -189,7 +190,8 @@ def _sample(frame: pd.DataFrame, failed: pd.DataFrame, n: int = 10) -> str:
 def build_quality_assets(
     settings: Settings,
 ) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
-    """One quarantine asset per entity and a rules check per staging model."""
+    """One quarantine asset per entity; a rules check and a dirty-data threshold per
+    staging model."""
     dictionary, mappings = load_mappings_for(settings)
     hand = load_hand_rules(settings.sources_dir, dictionary).rules
     tables = mapped_tables(mappings, dictionary)
@@ -198,6 +200,7 @@ def build_quality_assets(
         own = [StagedRules(t, hand) for t in tables if t.entity_name == entity]
         assets.append(_quarantine_asset(entity, own))
         checks += [_staging_check(staged) for staged in own]
+        checks += [dirty_data_check(staged) for staged in own]
     return assets, checks
 
 

@@ -37,11 +37,16 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+REDACTED_LOGGERS = ("dlt", "urllib3.connectionpool")
+
+
 class _LogRedaction(logging.Filter):
     """Takes known secrets out of dlt's log lines.
 
     dlt masks the usual query parameters (``api_key``, ``token``…) in the URLs it logs, but an
-    API whose key travels as, say, ``?auth_code=`` would be logged in clear.
+    API whose key travels as, say, ``?auth_code=`` would be logged in clear; and urllib3 logs
+    every URL it requests at DEBUG level, query string and all (found by the chaos secrets
+    grep, ``tests/chaos``). A logger's filters see only its own records: each is named.
     """
 
     def __init__(self) -> None:
@@ -50,9 +55,10 @@ class _LogRedaction(logging.Filter):
 
     def watch(self, secrets: Iterable[str]) -> None:
         self.secrets.update(secrets)
-        dlt_logger = logging.getLogger("dlt")
-        if self not in dlt_logger.filters:
-            dlt_logger.addFilter(self)
+        for name in REDACTED_LOGGERS:
+            logger = logging.getLogger(name)
+            if self not in logger.filters:
+                logger.addFilter(self)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

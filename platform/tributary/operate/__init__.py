@@ -1,0 +1,1 @@
+"""Operating the platform: alerts to the channels a team uses, incidents, metrics."""
