@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, field_validator
 
-from tributary.contracts.rest_api import duration_seconds
+from tributary.contracts.rest_api import Duration, duration_seconds
 from tributary.contracts.specfile import (
     NAME_PATTERN,
     SpecError,
@@ -46,18 +46,7 @@ def _reference(value: str) -> str:
     return value.strip()
 
 
-def _duration(value: str) -> str:
-    try:
-        seconds = duration_seconds(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a duration: write e.g. 30m, 4h or 1d") from None
-    if seconds <= 0:
-        raise ValueError("a duration must be longer than zero")
-    return value.strip()
-
-
 EnvRef = Annotated[str, AfterValidator(_reference)]
-Duration = Annotated[str, AfterValidator(_duration)]
 
 
 class _Channel(Strict):

@@ -97,6 +97,24 @@ def duration_seconds(text: str) -> float:
     return float(match[1]) * _SECONDS[match[2]]
 
 
+def positive_duration(value: Any) -> Any:
+    """A declared duration (``90m``, ``26h``, ``3d``) longer than zero, stripped; None passes."""
+    if value is None:
+        return value
+    if not isinstance(value, str):
+        raise ValueError("write a duration with its unit, e.g. 90m, 26h or 3d")
+    try:
+        seconds = duration_seconds(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration: write e.g. 90m, 26h or 3d") from None
+    if seconds <= 0:
+        raise ValueError("a duration must be longer than zero")
+    return value.strip()
+
+
+Duration = Annotated[str, BeforeValidator(positive_duration)]  # e.g. repeat_after: 4h
+
+
 _SCHEMES = ("http", "https")  # what a REST source may reach; file:// and friends are refused
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from tributary.contracts import references, specfile
 from tributary.contracts.control import Control
 from tributary.contracts.filesystem import Filesystem
-from tributary.contracts.rest_api import RestApi, duration_seconds
+from tributary.contracts.rest_api import RestApi, duration_seconds, positive_duration
 from tributary.contracts.specfile import NAME_PATTERN, SpecErrors, Strict, load_model
 from tributary.contracts.sql_database import SqlDatabase
 
@@ -50,17 +50,7 @@ class Freshness(Strict):
     @field_validator("warn_after", "block_after", mode="before")
     @classmethod
     def _is_duration(cls, value: Any) -> Any:
-        if value is None:
-            return value
-        if not isinstance(value, str):
-            raise ValueError("write a duration with its unit, e.g. 90m, 26h or 3d")
-        try:
-            seconds = duration_seconds(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration: write e.g. 90m, 26h or 3d") from None
-        if seconds <= 0:
-            raise ValueError("a freshness duration must be longer than zero")
-        return value.strip()
+        return positive_duration(value)
 
     @model_validator(mode="after")
     def _block_after_warn(self) -> Freshness:
